@@ -5,7 +5,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3.11
-NEW_PYTHON ?= $(shell for p in python3.13 python3.12; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys' 2>/dev/null && { echo $$p; break; }; done)
+# The newest Python on the machine: on PATH, or one of pyenv's installed versions.
+NEW_PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -V -r); do \
+	"$$p" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { command -v "$$p" || echo "$$p"; break; }; done)
 VENV ?= .venv
 NEW_VENV ?= .venv-newest
 BUILD := .build
@@ -64,20 +66,34 @@ lint: venv
 	$(BIN)/ansible-lint --profile production --offline
 	$(BIN)/antsibull-changelog lint
 
-# ansible-test must run from a path that ends in ansible_collections/<ns>/<name>; use a copy of the tracked files.
-sanity: venv
+# ansible-test must run from a path that ends in ansible_collections/<ns>/<name>: run it on a copy of the
+# tracked files. Its sanity venvs bootstrap pip from a host outside the package registries, so seed its
+# cache with tests/tools/get_pip_standin.py first (see that file).
+define run_sanity
 	@rm -rf $(BUILD)/sanity && mkdir -p $(BUILD)/sanity/ansible_collections/hygiene/winpatch
 	@git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C $(BUILD)/sanity/ansible_collections/hygiene/winpatch
+	@v=$$($(1)/bin/python -c "import re,ansible_test._internal.python_requirements as m; \
+		print(re.search(r\"pip='([0-9.]+)'\", open(m.__file__).read()).group(1))") && \
+		mkdir -p $$HOME/.ansible/test/cache && cp tests/tools/get_pip_standin.py $$HOME/.ansible/test/cache/get_pip_$${v//./_}.py
 	cd $(BUILD)/sanity/ansible_collections/hygiene/winpatch && git init -q && git add -A && \
-		$(BIN)/ansible-test sanity --python 3.11 --skip-test pylint --color no
+		$(1)/bin/ansible-test sanity --python $(2) --color no 2>&1 | grep -v -E '^(WARNING: Location|Collecting|Downloading|Installing|Successfully|Looking in|  |Processing|Requirement|Using cached)'; \
+		exit $${PIPESTATUS[0]}
+endef
+
+sanity: venv
+	$(call run_sanity,$(CURDIR)/$(VENV),3.11)
 
 # The other end of the supported range: the newest ansible-core on the newest Python here, unit + sanity.
 newest: venv
 	@if [ -z "$(NEW_PYTHON)" ]; then echo "no python3.12/3.13 here; skipping the newest-ansible-core run"; exit 0; fi; \
 	[ -f $(NEW_VENV)/.installed ] || { $(NEW_PYTHON) -m venv $(NEW_VENV) && $(NEW_VENV)/bin/pip install -q --upgrade pip && \
 		$(NEW_VENV)/bin/pip install -q 'ansible-core>=2.20' -r tests/requirements.txt && touch $(NEW_VENV)/.installed; }; \
-	$(NEW_VENV)/bin/ansible --version | head -1; \
+	$(NEW_VENV)/bin/python -c "import sys, ansible.release as r; print(\"ansible-core\", r.__version__, \"on Python\", sys.version.split()[0])"; \
 	$(NEW_VENV)/bin/pytest -q -n 2 tests/unit
+	@if [ -n "$(NEW_PYTHON)" ]; then $(MAKE) --no-print-directory newest-sanity; fi
+
+newest-sanity:
+	$(call run_sanity,$(CURDIR)/$(NEW_VENV),$(shell $(NEW_PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null))
 
 bench: venv
 	$(PY) -m tests.bench.sweep
