@@ -96,6 +96,7 @@ class SimHost:
     # --- runtime
     down_until: float = 0.0  # unreachable (rebooting) until this time.time()
     invocations: list[dict[str, Any]] = field(default_factory=list)  # every command run, for assertions
+    meta: dict[str, Any] = field(default_factory=dict)  # what the fleet generator intended (months_behind, kb, ...)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @property
