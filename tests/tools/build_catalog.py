@@ -17,7 +17,7 @@ Evidence, highest precedence first (the same order as the merged table's ``sourc
 4. ZentrixLabs snapshots and hand-recorded rows (as they appear in ``release-history.csv``).
 
 Then releases that share a servicing stream are filled from one another (same KB, same UBR, own build major)
-where a source showed only one of them, and the checkpoint LCUs of the 26100 family are marked (see CHECKPOINTS).
+where a source showed only one of them, and the checkpoint LCUs of the 26100 family are marked (``_cvrf.CHECKPOINTS``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ansible_collections.hygiene.winpatch.plugins.plugin_utils import _catalog
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils import _catalog, _cvrf
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._releases import RELEASES
 
 LOG = logging.getLogger("build_catalog")
@@ -58,33 +58,6 @@ CSV_RELEASES = {
     "Windows Server 2025": "windows_server_2025",
 }
 
-# Releases that receive the same LCU (same KB and UBR) and the window in which they do. A member is only filled
-# inside its own window: not before it was released, not after its last supported day (ESU included), and Server
-# 2025 left the 26100 client stream with the 2026-01 LCU (data README section 1).
-STREAM_FAMILIES: tuple[tuple[str, ...], ...] = (
-    ("windows_10_1607", "windows_server_2016"),
-    ("windows_10_1809", "windows_server_2019"),
-    ("windows_10_21h2", "windows_10_22h2"),
-    ("windows_11_22h2", "windows_11_23h2"),
-    ("windows_11_24h2", "windows_11_25h2", "windows_server_2025"),
-)
-SERVER_2025_OWN_STREAM = datetime.date(2026, 1, 1)
-FILL_WINDOWS: dict[str, tuple[datetime.date, datetime.date]] = {
-    # (first day, last day) in which a release takes its family's LCUs; release dates from the release tables
-    "windows_11_23h2": (datetime.date(2023, 10, 31), datetime.date(2026, 11, 10)),
-    "windows_11_25h2": (datetime.date(2025, 9, 30), datetime.date(2028, 10, 10)),
-    "windows_server_2025": (datetime.date(2024, 11, 1), datetime.date(2025, 12, 31)),
-}
-
-# Checkpoint cumulative updates of the 26100 family (Windows 11 24H2/25H2, Server 2025). A later LCU only holds the
-# deltas since the newest checkpoint before it, so every checkpoint up to it is a prerequisite.
-# Source: Microsoft KB5048667 article (December 10, 2024, OS Build 26100.2605), "Catalog" section: "This update
-# has prerequisite(s): KB5043080 must be installed before installing this update" — quoted in
-# ../shared/notes/windows-facts.md ("2024-12 KB5048667 requires the 2024-09 checkpoint KB5043080").
-CHECKPOINTS: dict[str, tuple[tuple[str, datetime.date], ...]] = {
-    "26100": (("KB5043080", datetime.date(2024, 9, 10)),),
-}
-CHECKPOINT_RELEASES = ("windows_11_24h2", "windows_11_25h2", "windows_server_2025")
 
 _PRECEDENCE = {"alitai12": 1, "thkn-hofa": 2, "msrc-cvrf": 3, "cvrf-xml": 3, "zentrix": 4}
 
@@ -184,81 +157,133 @@ def merge(evidence: list[Evidence]) -> dict[str, dict[str, Merged]]:
     return merged
 
 
-def fill_streams(merged: dict[str, dict[str, Merged]]) -> int:
-    """Copy an LCU to the other members of its servicing family where no source showed it; returns the count."""
-    added = 0
-    for family in STREAM_FAMILIES:
-        for target in family:
-            info = RELEASES[target]
-            first, last = FILL_WINDOWS.get(target, (datetime.date.min, _last_day(target)))
-            known_builds = {m.build[3] for m in merged[target].values()}
-            for donor in family:
-                if donor == target:
-                    continue
-                for kb, item in sorted(merged[donor].items()):
-                    if kb in merged[target] or not first <= item.date <= last:
-                        continue
-                    if "windows_server_2025" in (donor, target) and item.date >= SERVER_2025_OWN_STREAM:
-                        continue
-                    if RELEASES[donor].family != info.family and item.kind != "B":
-                        continue  # previews, out-of-band fixes and hotpatches can be client- or server-only
-                    if item.build[3] in known_builds:
-                        continue  # the target already has this UBR under another KB: a source disagrees, keep ours
-                    build = (10, 0, info.build_major, item.build[3])
-                    merged[target][kb] = Merged(target, kb, build, item.date, item.kind, {f"stream-fill:{donor}"})
-                    added += 1
-                    LOG.info("fill %s %s %s from %s", target, kb, ".".join(map(str, build)), donor)
-    return added
-
-
-def _last_day(release_id: str) -> datetime.date:
-    info = RELEASES[release_id]
-    dates = [datetime.date.fromisoformat(d) for d in info.lifecycle.values() if d]
-    if info.esu_end:
-        dates.append(datetime.date.fromisoformat(info.esu_end))
-    return max(dates) if dates else datetime.date.max
-
-
-def build_releases(merged: dict[str, dict[str, Merged]]) -> list[_catalog.CatalogRelease]:
-    releases = []
-    for release_id, info in RELEASES.items():
-        items = sorted(merged.get(release_id, {}).values(), key=lambda m: (m.date, m.build, m.kb))
-        checkpoints = CHECKPOINTS.get("26100", ()) if release_id in CHECKPOINT_RELEASES else ()
-        updates = []
-        for item in items:
-            is_checkpoint = any(kb == item.kb for kb, _ in checkpoints)
-            prereqs = tuple(kb for kb, day in checkpoints if day < item.date and kb != item.kb)
-            if item.kind == "HOTPATCH":
-                prereqs = ()  # hotpatches apply on top of their quarter's baseline, not a checkpoint chain
-            updates.append(
-                _catalog.Update(
-                    item.date, item.date.strftime("%Y-%m"), item.kb, item.build, item.kind, is_checkpoint, prereqs
-                )
-            )
-        releases.append(
-            _catalog.CatalogRelease(
-                release_id=release_id,
-                name=info.name,
-                family=info.family,
-                build_major=info.build_major,
-                installation_types=info.installation_types,
-                stream=info.stream,
-                lifecycle={k: (datetime.date.fromisoformat(v) if v else None) for k, v in info.lifecycle.items()},
-                esu_end=datetime.date.fromisoformat(info.esu_end) if info.esu_end else None,
-                hotpatch=info.hotpatch,
-                updates=tuple(updates),
+def read_cvrf(data: pathlib.Path) -> tuple[list[_cvrf.CvrfUpdate], list[str], list[str]]:
+    """CVRF statements: the raw XML documents through the converter, the remediation table for the other months."""
+    statements: list[_cvrf.CvrfUpdate] = []
+    dropped: list[str] = []
+    sources: list[str] = []
+    raw_ids = set()
+    for path in sorted((data / "msrc-cvrf").glob("*.xml")):
+        document = _cvrf.read_document_file(str(path))
+        conversion = _cvrf.convert(document)
+        statements.extend(conversion.updates)
+        dropped.extend(conversion.dropped)
+        raw_ids.add(document.id)
+        sources.append(f"msrc-cvrf:{document.id}")
+    table = data / "msrc-cvrf" / "windows-os-remediations_2023-01_2026-06.csv"
+    grouped: dict[tuple[str, str, tuple[int, int, int, int], str, str], dict] = {}
+    with table.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["cvrf_id"] in raw_ids:
+                continue  # the raw document was read above
+            release_id = _cvrf.map_product(row["product_name"])
+            kind = _cvrf.SUBTYPE_KINDS.get(row["subtype"].strip().lower())
+            if release_id is None or kind is None:
+                continue
+            build, reason = _cvrf.clean_fixed_build(row["fixed_build"], release_id)
+            kb = "KB" + row["kb"].strip()
+            if build is None:
+                dropped.append(f"{row['cvrf_id']}: {row['product_name']} {kb}: {reason}")
+                continue
+            key = (release_id, kb, build, kind, row["cvrf_id"])
+            entry = grouped.setdefault(key, {"date": row["initial_release"][:10], "cves": 0, "sup": set()})
+            entry["cves"] = max(entry["cves"], int(row["cve_count"]))
+            if row["supercedence"].strip().isdigit():
+                entry["sup"].add("KB" + row["supercedence"].strip())
+            sources.append(f"msrc-cvrf:{row['cvrf_id']}")
+    for (release_id, kb, build, kind, doc_id), entry in sorted(grouped.items()):
+        statements.append(
+            _cvrf.CvrfUpdate(
+                release_id,
+                kb,
+                build,
+                kind,
+                datetime.date.fromisoformat(entry["date"]),
+                doc_id,
+                tuple(sorted(entry["sup"])),
+                entry["cves"],
+                (),
             )
         )
-    return releases
+    return statements, sorted(set(dropped)), sorted(set(sources))
+
+
+def add_cvrf_only(merged: dict[str, dict[str, Merged]], statements: list[_cvrf.CvrfUpdate]) -> None:
+    """KBs only CVRF knows: dated by their strongest document, kept only where they fit the release's build order."""
+    for (release_id, kb), ev in sorted(_cvrf.pick_cvrf_evidence(statements).items()):
+        have = merged[release_id].get(kb)
+        if have is not None:
+            if have.build != ev.build:
+                LOG.info("%s %s: CVRF %s says %s, kept %s", release_id, kb, ev.document, ev.build, have.build)
+            have.sources.add(f"msrc-cvrf:{ev.document}")
+            continue
+        if ev.date < FIRST_DATE:
+            continue
+        kind = ev.kind
+        if kind == "B" and ev.date != _second_tuesday(ev.date.year, ev.date.month):
+            kind = "OOB"
+        # a security LCU must sit between the builds released before and after it; otherwise the document only
+        # mentions it (old documents are revised to reference new KBs)
+        if kind != "HOTPATCH":
+            lcus = [m for m in merged[release_id].values() if m.kind != "HOTPATCH"]
+            if any(m.date == ev.date and m.kind == kind for m in lcus):
+                LOG.info(
+                    "dropped %s %s: %s already has its %s release of %s", release_id, kb, release_id, kind, ev.date
+                )
+                continue
+            before = max((m.build for m in lcus if m.date < ev.date), default=None)
+            after = min((m.build for m in lcus if m.date > ev.date), default=None)
+            if (before and ev.build <= before) or (after and ev.build >= after):
+                LOG.info(
+                    "dropped %s %s %s: document %s (%s) does not fit the build order",
+                    release_id,
+                    kb,
+                    ev.build,
+                    ev.document,
+                    ev.date,
+                )
+                continue
+        LOG.info(
+            "CVRF only: %s %s %s %s %s (%s, %d CVEs)",
+            release_id,
+            kb,
+            ev.build,
+            kind,
+            ev.date,
+            ev.document,
+            ev.cve_count,
+        )
+        merged[release_id][kb] = Merged(release_id, kb, ev.build, ev.date, kind, {f"msrc-cvrf:{ev.document}"})
 
 
 def generate(data: pathlib.Path, generated_at: str) -> _catalog.Catalog:
     evidence = read_release_history(data)
-    sources = {"release-history.csv"}
     merged = merge(evidence)
-    filled = fill_streams(merged)
-    LOG.warning("evidence rows: %d, stream fills: %d", len(evidence), filled)
-    return _catalog.build_catalog(build_releases(merged), generated_at=generated_at, sources=sorted(sources))
+    statements, dropped, cvrf_sources = read_cvrf(data)
+    for reason in dropped:
+        LOG.info("CVRF dropped: %s", reason)
+    add_cvrf_only(merged, statements)
+    by_release: dict[str, dict[str, _catalog.Update]] = {}
+    for release_id, items in merged.items():
+        by_release[release_id] = {}
+        for kb, m in items.items():
+            checkpoint, prereqs = _cvrf.checkpoint_fields(release_id, kb, m.date, m.kind)
+            by_release[release_id][kb] = _catalog.Update(
+                m.date, m.date.strftime("%Y-%m"), kb, m.build, m.kind, checkpoint, prereqs
+            )
+    fill_log: list[str] = []
+    filled = _cvrf.fill_streams(by_release, fill_log)
+    for line in fill_log:
+        LOG.info("%s", line)
+    LOG.warning(
+        "evidence rows: %d, CVRF statements: %d (dropped %d), stream fills: %d",
+        len(evidence),
+        len(statements),
+        len(dropped),
+        filled,
+    )
+    sources = ["release-history.csv", "alitai12-windows-updatelist", "thkn-hofa", "zentrixlabs", *cvrf_sources]
+    return _catalog.build_catalog(_cvrf.releases_from(by_release), generated_at=generated_at, sources=sources)
 
 
 def main(argv: list[str] | None = None) -> int:
