@@ -118,7 +118,10 @@ def unreachable_result(
     """The result for a host that could not be read; same keys as :func:`assess`, state ``unreachable``."""
     result = _base_result(catalog, as_of or datetime.date.today())
     result["state"] = "unreachable"
-    result["reason"] = reason
+    reason = reason.strip().rstrip(".") or "the host could not be reached"
+    if catalog is not None and result["catalog_stale"]:
+        reason = f"{reason}; {_stale_clause(catalog, result['missing_months'])}"
+    result["reason"] = reason + "."
     return result
 
 
