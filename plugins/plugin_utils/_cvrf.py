@@ -254,8 +254,9 @@ def _json_products(tree: Mapping[str, Any]) -> dict[str, str]:
             walk(item.get("Items"))
             walk(item.get("Branch"))
 
-    walk(tree.get("FullProductName"))
+    # like the XML form (document order), the top-level FullProductName list wins over names in the branches
     walk(tree.get("Branch"))
+    walk(tree.get("FullProductName"))
     return products
 
 
