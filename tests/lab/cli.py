@@ -106,16 +106,18 @@ class LabProcess:
 
 
 def _reboot_hook(server: Any) -> Any:
-    """The server's own reboot (it also drops the host's connections) when it has one, else the host model's."""
-    method = getattr(server, "reboot_host", None)
-    if not callable(method):
-        return None
-    return lambda host, downtime: method(host.name, downtime)
+    """The server's reboot: the host model's reboot plus dropping that host's connections and shells."""
+    return lambda host, downtime: server.reboot_host(host, downtime)
 
 
 def _change_hook(server: Any) -> Any:
-    method = getattr(server, "host_changed", None)
-    return (lambda host, fields: method(host, fields)) if callable(method) else None
+    """After a control PATCH: new users/passwords must reach the NTLM credential file."""
+
+    def changed(host: Any, fields: list[str]) -> None:
+        if "users" in fields:
+            server.refresh_credentials()
+
+    return changed
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -429,7 +429,6 @@ _HOST_KEYS = (
     "hotpatch",
     "pending_reboot",
     "faults",
-    "password",
     "policy",
     "registry",
 )
@@ -524,6 +523,15 @@ class _Builder:
                 settings["auth"],
             )
             sites[site_name] = site
+            # The lab's NTLM acceptor reads one process-wide credential file (NTLM_USER_FILE) in which a user name
+            # can carry only one password; refuse what would make NTLM fail for every host.
+            for other in sites.values():
+                if other.user.lower() == site.user.lower() and other.password != site.password:
+                    raise ctx.fail(
+                        f"{where}.password",
+                        f"user {site.user!r} already has another password in site {other.name!r}; the lab's NTLM "
+                        "needs one password per user name across the fleet (use another user name)",
+                    )
             count = ctx.integer(site_map.get("count", 0), f"{where}.count", 0)
             own = [h for h in explicit if h[1]["site"] == site_name]
             if count + len(own) > SITE_CAPACITY:
@@ -836,8 +844,6 @@ class _Builder:
             self._set_build(host, release, months, hotpatch, pending, where)
             if pending and host.pending_ubr is None:
                 raise ctx.fail(f"{where}.pending_reboot", "the host is on the newest update; nothing can be pending")
-        if "password" in spec:
-            host.users = {site.user: ctx.string(spec["password"], f"{where}.password")}
         if "policy" in spec:
             host.policy.update(ctx.mapping(spec["policy"], f"{where}.policy", _POLICY_VALUES))
         if "registry" in spec:
@@ -848,7 +854,7 @@ class _Builder:
             if "DisplayVersion" in overlay and overlay["DisplayVersion"] is not None:
                 host.display_version = ctx.string(overlay["DisplayVersion"], f"{where}.registry.DisplayVersion")
         if "faults" in spec:
-            _set_faults(ctx, host, spec["faults"], f"{where}.faults", site)
+            _set_faults(ctx, host, spec["faults"], f"{where}.faults")
         host.meta["listed"] = True
         return host
 
@@ -931,7 +937,7 @@ class _Builder:
                     wanted = ctx.integer(rule["count"], f"{where}.count", 0, len(matched))
                 chosen = random.Random(f"{self.seed}:faults:{index}").sample(matched, wanted)
             for host in chosen:
-                _set_faults(ctx, host, rule["set"], f"{where}.set", sites[host.site])
+                _set_faults(ctx, host, rule["set"], f"{where}.set")
 
 
 _POLICY_VALUES = (
@@ -951,12 +957,10 @@ _POLICY_VALUES = (
 _REGISTRY_OVERRIDES = ("ProductName", "DisplayVersion", "ReleaseId", "EditionID")
 
 
-def _set_faults(ctx: _Ctx, host: SimHost, raw: Any, where: str, site: Site) -> None:
-    spec = ctx.mapping(raw, where, (*FAULT_FIELDS, "password"))
+def _set_faults(ctx: _Ctx, host: SimHost, raw: Any, where: str) -> None:
+    spec = ctx.mapping(raw, where, FAULT_FIELDS)
     for key, value in spec.items():
-        if key == "password":
-            host.users = {site.user: ctx.string(value, f"{where}.password")}
-        elif isinstance(getattr(host.faults, key), bool):
+        if isinstance(getattr(host.faults, key), bool):
             setattr(host.faults, key, ctx.boolean(value, f"{where}.{key}"))
         elif isinstance(getattr(host.faults, key), int) and not isinstance(getattr(host.faults, key), bool):
             setattr(host.faults, key, ctx.integer(value, f"{where}.{key}", 0, 1000))

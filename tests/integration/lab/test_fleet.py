@@ -76,10 +76,9 @@ def test_demo_fleet_covers_every_supported_release_and_the_hard_cases(demo, cata
     for host in pending:
         assert host.pending_ubr > host.ubr
         assert host.pending_reboot["cbs_reboot_pending"] and host.pending_reboot["wu_reboot_required"]
-    # a few faulty hosts: down, and a password the inventory does not know
+    # a few faulty hosts: down, and refusing the credentials
     assert 1 <= sum(h.faults.down for h in hosts) <= 20
-    inventory_passwords = {h.name: demo.sites[h.site].password for h in hosts}
-    assert sum(h.users.get("winpatch") != inventory_passwords[h.name] for h in hosts) == 2
+    assert sum(h.faults.auth_refused for h in hosts) == 2
     # LTSC, IoT and Server Core editions
     assert {"EnterpriseS", "IoTEnterpriseS"} <= {h.edition_id for h in hosts}
     assert "Server Core" in {h.installation_type for h in hosts}
@@ -100,7 +99,7 @@ def test_small_fleet_has_one_host_per_case():
     fleet = load_fleet(FLEETS / "small.yml")
     assert 10 <= len(fleet.hosts) <= 16
     names = {h.name for h in fleet.hosts}
-    assert {"w11-current", "w11-hotpatch", "w11-pending", "srv2025-current", "srv2019-down", "w11-badpass"} <= names
+    assert {"w11-current", "w11-hotpatch", "w11-pending", "srv2025-current", "srv2019-down", "w11-auth-refused"} <= names
     assert fleet.host("srv2019-down").faults.down
     assert fleet.host("w11-pending").pending_ubr is not None
     assert fleet.host("srv2025-current").ubr > 30000
@@ -221,8 +220,9 @@ def _with(path: str, value: Any) -> dict[str, Any]:
         ("rings", {"pilot": "half"}, "fleet.yml: rings.pilot: must be a count, a percentage like '10%' or 'rest', got the string 'half'"),
         ("hotpatch", 1.5, "fleet.yml: hotpatch: must be between 0.0 and 1.0, got 1.5"),
         ("faults", [{"hosts": "nope-*", "set": {"down": True}}], "fleet.yml: faults[0].hosts: 'nope-*' matches no host"),
-        ("faults", [{"set": {"dwn": True}}], "fleet.yml: faults[0].set: unknown key 'dwn' (expected one of: down, auth_refused, slow_seconds, operation_timeout_storm, http_500, drop_during_command, reboot_downtime, password)"),
+        ("faults", [{"set": {"dwn": True}}], "fleet.yml: faults[0].set: unknown key 'dwn' (expected one of: down, auth_refused, slow_seconds, operation_timeout_storm, http_500, drop_during_command, reboot_downtime)"),
         ("faults", [{"set": {"down": "yes"}}], "fleet.yml: faults[0].set.down: must be true or false, got the string 'yes'"),
+        ("sites/1/password", "Other-Passw0rd!", "fleet.yml: sites[1].password: user 'winpatch' already has another password in site 'one'; the lab's NTLM needs one password per user name across the fleet (use another user name)"),
         ("sites/1/transport", "kerberos", "fleet.yml: sites[1].transport: must be one of basic, ntlm, got 'kerberos'"),
         ("sites/1/auth", ["ntlm"], None),  # valid: transport defaults to ntlm
         ("hosts", [{"name": "x1", "site": "three", "release": "windows_11_24h2"}], "fleet.yml: hosts[0].site: no site named 'three' (sites: one, two)"),

@@ -1,0 +1,6 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Fixtures shared by every test: the lab (``lab_fleet``, ``lab_octet``; see tests/lab/pytest_plugin.py)."""
+
+from __future__ import annotations
+
+from tests.lab.pytest_plugin import lab_fleet, lab_octet  # noqa: F401 - fixtures, found by name
