@@ -46,6 +46,15 @@ class FirewallRule:
     local_ports: list[int] = field(default_factory=list)  # empty = any
     remote_addresses: list[str] = field(default_factory=list)  # empty = any; CIDR or single addresses
     enabled: bool = True
+    profiles: list[str] = field(default_factory=list)  # Domain | Private | Public; empty = all profiles
+
+
+def default_firewall_rules() -> list[FirewallRule]:
+    """The inbound rules a WinRM-enabled Windows host has (as ``winrm quickconfig`` / ConfigureRemotingForAnsible)."""
+    return [
+        FirewallRule("WINRM-HTTP-In-TCP", group="Windows Remote Management", local_ports=[5985]),
+        FirewallRule("WINRM-HTTPS-In-TCP", group="Windows Remote Management", local_ports=[5986]),
+    ]
 
 
 @dataclass
@@ -83,7 +92,8 @@ class SimHost:
     firewall_profiles: dict[str, FirewallProfile] = field(
         default_factory=lambda: {p: FirewallProfile() for p in ("Domain", "Private", "Public")}
     )
-    firewall_rules: list[FirewallRule] = field(default_factory=list)
+    firewall_rules: list[FirewallRule] = field(default_factory=default_firewall_rules)
+    network_profile: str = "Domain"  # the active firewall profile (see tests/lab/wsman/firewall.py)
     scheduled_tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)  # case-insensitive paths, stored lower-cased
     boot_time: float = field(default_factory=lambda: time.time() - 86400.0)
