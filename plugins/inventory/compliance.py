@@ -1,0 +1,372 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: (c) 2026, hygiene.winpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# ruff: noqa: E402 - Ansible plugins keep their documentation above the imports
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: compliance
+short_description: Group Windows hosts by patch compliance, read from their OS build over WinRM
+version_added: 0.1.0
+author: hygiene.winpatch contributors
+description:
+  - Reads each Windows host's build (C(CurrentBuild) and C(UBR)), pending-reboot signals, WSUS/WUfB policy values,
+    hotpatch eligibility and last boot time with one PowerShell script over WinRM (pywinrm), and judges it against
+    the collection's baseline catalog and the policy options below.
+  - Puts every host in exactly one state group (C(winpatch_current), C(winpatch_grace), C(winpatch_behind),
+    C(winpatch_pending_reboot), C(winpatch_unsupported), C(winpatch_unreachable), C(winpatch_error)) and in one
+    C(winpatch_release_<release_id>) group, and sets the C(winpatch_*) host variables.
+  - The hosts come from O(hosts), from the inventory file named by O(hosts_file), or, when neither is set, from the
+    hosts already in the inventory; then list this source after the others, for example
+    C(-i hosts.ini -i sweep.winpatch.yml).
+  - Each host is reached with its usual connection variables (C(ansible_host), C(ansible_port), C(ansible_user),
+    C(ansible_password), C(ansible_winrm_transport), C(ansible_winrm_scheme),
+    C(ansible_winrm_server_cert_validation), C(ansible_winrm_ca_trust_path), C(ansible_winrm_read_timeout_sec),
+    C(ansible_winrm_operation_timeout_sec), C(ansible_winrm_message_encryption)); O(connection) gives defaults.
+  - A host that cannot be reached, refuses the credentials or answers something else than the script's result is
+    put in C(winpatch_unreachable) or C(winpatch_error) with the reason in C(winpatch_reason); the sweep goes on.
+  - The configuration file name must end in C(winpatch.yml) or C(winpatch.yaml).
+extends_documentation_fragment:
+  - constructed
+  - inventory_cache
+requirements:
+  - pywinrm >= 0.5.0 (and requests-ntlm for NTLM) on the controller
+options:
+  plugin:
+    description: The name of this plugin; it makes the file a configuration of this plugin.
+    type: str
+    required: true
+    choices: [hygiene.winpatch.compliance]
+  hosts:
+    description:
+      - The hosts to sweep. Each item is a host name, or a mapping with C(name) and the host's variables (directly,
+        or under C(vars)).
+      - Mutually exclusive with O(hosts_file).
+    type: list
+    elements: raw
+  hosts_file:
+    description:
+      - An inventory file (any format Ansible reads, for example INI or YAML) whose hosts are swept; it is parsed
+        with Ansible's own inventory manager, so its groups and group variables apply. Its groups are not copied.
+      - A relative path is relative to the directory of this configuration file.
+    type: str
+  group:
+    description:
+      - When the hosts come from the inventory already loaded, sweep only the hosts of this group.
+      - Ignored with O(hosts) and O(hosts_file).
+    type: str
+    default: all
+  connection:
+    description:
+      - Connection variables used for every host that does not set them itself, for example
+        C(ansible_user), C(ansible_winrm_transport) or C(ansible_winrm_ca_trust_path).
+      - They are also set as host variables on the hosts this plugin adds, so later plays connect the same way.
+    type: dict
+    default: {}
+  workers:
+    description: How many hosts are read at the same time.
+    type: int
+    default: 32
+  timeout:
+    description: Seconds allowed for one host, connection and retry included; a host over it is unreachable.
+    type: int
+    default: 60
+  attempts:
+    description: Tries per host for transient failures (a dropped connection, HTTP 502/503/504), with backoff.
+    type: int
+    default: 2
+  progress_every:
+    description:
+      - Print a progress line on stderr every this many hosts (when the sweep has more hosts than this).
+        V(0) turns it off. With C(-v) every host gets a line.
+    type: int
+    default: 500
+  baseline:
+    description: The month hosts must have, V(latest) (the last Patch Tuesday as of O(as_of)) or C(YYYY-MM).
+    type: str
+    default: latest
+  grace_days:
+    description: Days after the baseline's release during which a host still missing it is in C(winpatch_grace).
+    type: int
+    default: 14
+  months_tolerated:
+    description: How many months behind the baseline still count as C(winpatch_grace) instead of C(winpatch_behind).
+    type: int
+    default: 0
+  hotpatch:
+    description: V(accept) counts a month's hotpatch build as having that month; V(ignore) requires the LCU build.
+    type: str
+    choices: [accept, ignore]
+    default: accept
+  esu:
+    description: Whether releases in paid Extended Security Updates (Windows 10 22H2) are assessed, not unsupported.
+    type: bool
+    default: false
+  as_of:
+    description: The date of the assessment, C(YYYY-MM-DD); defaults to today. Pin it for reproducible results.
+    type: str
+  catalog_path:
+    description: The baseline catalog (JSON) to use instead of the one shipped in the collection.
+    type: path
+notes:
+  - Values read from the hosts are marked unsafe, so they are never templated.
+  - With the inventory cache on, a cached sweep is reused until it expires; the connection variables are not cached.
+  - The hotpatch enrollment is read as eligibility (edition, build, virtualization-based security), since Windows
+    keeps no documented local value for membership in a hotpatch policy.
+seealso:
+  - module: hygiene.winpatch.build_facts
+"""
+
+EXAMPLES = r"""
+# sweep.winpatch.yml: the hosts of an existing inventory file, with group variables.
+plugin: hygiene.winpatch.compliance
+hosts_file: hosts.ini
+workers: 64
+baseline: latest
+grace_days: 14
+
+# fleet.winpatch.yml: hosts listed here, with connection defaults and constructed groups.
+plugin: hygiene.winpatch.compliance
+connection:
+  ansible_user: winpatch
+  ansible_winrm_transport: ntlm
+  ansible_winrm_scheme: https
+  ansible_winrm_ca_trust_path: /etc/pki/winrm-ca.pem
+hosts:
+  - name: web01
+    ansible_host: 10.0.0.11
+  - name: db01
+    vars:
+      ansible_host: 10.0.0.12
+keyed_groups:
+  - key: winpatch_release_id
+    prefix: os
+strict: true
+
+# After other sources: ansible-inventory -i hosts.ini -i after.winpatch.yml --graph
+plugin: hygiene.winpatch.compliance
+group: windows
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/winpatch
+cache_timeout: 3600
+"""
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.inventory.helpers import get_group_vars
+from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.display import Display
+from ansible.utils.unsafe_proxy import wrap_var
+from ansible.utils.vars import combine_vars
+
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils import _sweep
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._catalog import load_catalog
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._errors import WinpatchError
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._facts import STATES, host_variables
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._policy import Policy
+
+display = Display()
+
+POLICY_OPTIONS = ("baseline", "grace_days", "months_tolerated", "hotpatch", "esu", "as_of", "catalog_path")
+CACHE_VERSION = 1
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+    NAME = "hygiene.winpatch.compliance"
+
+    def verify_file(self, path: str) -> bool:
+        return super().verify_file(path) and path.endswith(("winpatch.yml", "winpatch.yaml"))
+
+    def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+
+        # Check the policy and load the catalog first: a bad option fails before any host is contacted.
+        policy = self._policy(path)
+        try:
+            catalog = load_catalog(policy.catalog_path)
+        except WinpatchError as e:
+            raise AnsibleParserError(f"Failed to load the baseline catalog for {path}: {e}") from e
+        hosts = self._hosts(path)
+
+        # Read the cache when allowed, sweep otherwise; only a fresh sweep is written back.
+        cache_key = self.get_cache_key(path)
+        use_cache = self.get_option("cache") and cache
+        update_cache = self.get_option("cache") and not cache
+        results = None
+        if use_cache:
+            try:
+                cached = self._cache[cache_key]
+            except KeyError:
+                update_cache = True
+            else:
+                if isinstance(cached, Mapping) and cached.get("version") == CACHE_VERSION:
+                    results = cached.get("hosts")
+                else:
+                    update_cache = True
+        if results is None:
+            results = dict(self._sweep(hosts, catalog, policy))
+        if update_cache:
+            self._cache[cache_key] = {"version": CACHE_VERSION, "hosts": results}
+
+        self._populate(hosts, results)
+
+    # --- options -------------------------------------------------------------------------------------------------
+
+    def _policy(self, path: str) -> Policy:
+        options = {name: self.get_option(name) for name in POLICY_OPTIONS}
+        try:
+            return Policy.from_options(options)
+        except WinpatchError as e:
+            raise AnsibleParserError(f"Failed to read the policy options of {path}: {e}") from e
+
+    def _hosts(self, path: str) -> list[tuple[str, dict[str, Any], bool]]:
+        """(name, connection variables, added by us) for every host to sweep."""
+        listed = self.get_option("hosts")
+        hosts_file = self.get_option("hosts_file")
+        if listed and hosts_file:
+            raise AnsibleParserError(f"Failed to read {path}: the options hosts and hosts_file are mutually exclusive")
+        if listed:
+            return list(self._listed_hosts(path, listed))
+        if hosts_file:
+            return list(self._file_hosts(path, hosts_file))
+        group = self.get_option("group")
+        if group not in self.inventory.groups:
+            raise AnsibleParserError(
+                f"Failed to read {path}: option group={group!r} names no group of the inventory loaded so far; "
+                "list this source after the inventory that defines it"
+            )
+        return [
+            (host.name, combine_vars(get_group_vars(host.get_groups()), host.get_vars()), False)
+            for host in self.inventory.groups[group].get_hosts()
+        ]
+
+    def _listed_hosts(self, path: str, listed: list[Any]) -> Iterator[tuple[str, dict[str, Any], bool]]:
+        seen = set()
+        for index, entry in enumerate(listed):
+            if isinstance(entry, str):
+                name, variables = entry, {}
+            elif isinstance(entry, Mapping) and isinstance(entry.get("name"), str) and entry["name"]:
+                nested = entry.get("vars") or {}
+                if not isinstance(nested, Mapping):
+                    raise AnsibleParserError(f"Failed to read {path}: hosts[{index}].vars must be a mapping")
+                variables = {k: v for k, v in entry.items() if k not in ("name", "vars")}
+                variables.update(nested)
+                name = entry["name"]
+            else:
+                raise AnsibleParserError(
+                    f"Failed to read {path}: hosts[{index}] must be a host name or a mapping with a 'name', "
+                    f"got {entry!r}"
+                )
+            if name in seen:
+                raise AnsibleParserError(f"Failed to read {path}: host {name!r} is listed twice in hosts")
+            seen.add(name)
+            yield name, dict(variables), True
+
+    def _file_hosts(self, path: str, hosts_file: str) -> Iterator[tuple[str, dict[str, Any], bool]]:
+        from ansible.inventory.manager import InventoryManager
+
+        source = os.path.expanduser(hosts_file)
+        if not os.path.isabs(source):
+            source = os.path.join(os.path.dirname(os.path.abspath(path)), source)
+        if not os.path.exists(source):
+            raise AnsibleParserError(f"Failed to read {path}: hosts_file {source} does not exist")
+        try:
+            manager = InventoryManager(loader=self.loader, sources=[source], parse=True)
+        except AnsibleError as e:
+            raise AnsibleParserError(f"Failed to parse hosts_file {source} named in {path}: {e}") from e
+        if not manager.list_hosts():
+            raise AnsibleParserError(f"Failed to read hosts_file {source} named in {path}: it has no hosts")
+        for host in manager.get_hosts():
+            yield host.name, combine_vars(get_group_vars(host.get_groups()), host.get_vars()), True
+
+    # --- the sweep -----------------------------------------------------------------------------------------------
+
+    def _connection_vars(self, variables: Mapping[str, Any]) -> dict[str, Any]:
+        """The connection variables of a host, templated (they may use vault values or other variables)."""
+        merged = combine_vars(self.get_option("connection") or {}, variables)
+        wanted = {k: merged[k] for k in _sweep.CONNECTION_VARS if k in merged}
+        templar = None
+        for key, value in wanted.items():
+            if isinstance(value, str) and "{{" in value:
+                templar = templar or self.templar.copy_with_new_env(available_variables=merged)
+                try:
+                    wanted[key] = templar.template(value)
+                except AnsibleError as e:
+                    secret = key in ("ansible_password", "ansible_winrm_pass", "ansible_winrm_password")
+                    raise ValueError(f"failed to template {key}: {'(hidden)' if secret else to_native(e)}") from None
+            elif value is not None and not isinstance(value, bool | int | list):
+                wanted[key] = str(value)  # vaulted and tagged strings become plain text for pywinrm
+        return wanted
+
+    def _sweep(self, hosts: list[tuple[str, dict[str, Any], bool]], catalog: Any, policy: Policy) -> Iterator[Any]:
+        """(host name, winpatch_* variables) for every host, as the reads complete."""
+        total = len(hosts)
+        every = self.get_option("progress_every")
+
+        # Hosts whose connection variables cannot even be templated are errors without a connection.
+        readable = []
+        for name, variables, _added in hosts:
+            try:
+                readable.append((name, self._connection_vars(variables)))
+            except ValueError as e:
+                reason = f"bad connection variables: {e}"
+                yield name, host_variables(None, catalog, policy, failure_kind=_sweep.ERROR, failure_reason=reason)
+
+        def progress(done: int, result: _sweep.HostResult) -> None:
+            if display.verbosity >= 1:
+                outcome = "ok" if result.kind == _sweep.OK else f"{result.kind}: {result.reason}"
+                display.display(f"winpatch sweep [{done}/{total}] {result.name}: {outcome}", stderr=True)
+            elif every and total > every and (done % every == 0 or done == total):
+                display.display(f"winpatch sweep: {done}/{total} hosts read", stderr=True)
+
+        try:
+            for result in _sweep.sweep(
+                readable,
+                workers=self.get_option("workers"),
+                timeout=self.get_option("timeout"),
+                attempts=self.get_option("attempts"),
+                progress=progress,
+            ):
+                yield (
+                    result.name,
+                    host_variables(
+                        result.facts, catalog, policy, failure_kind=result.kind, failure_reason=result.reason
+                    ),
+                )
+        except (WinpatchError, ValueError) as e:
+            raise AnsibleParserError(f"Failed to sweep the hosts: {e}") from e
+
+    # --- groups and variables ------------------------------------------------------------------------------------
+
+    def _populate(self, hosts: list[tuple[str, dict[str, Any], bool]], results: Mapping[str, Any]) -> None:
+        strict = self.get_option("strict")
+        defaults = self.get_option("connection") or {}
+        for state in STATES:
+            self.inventory.add_group(f"winpatch_{state}")
+        for name, variables, added in hosts:
+            facts = results.get(name)
+            if facts is None:  # a cache written for another host list; the host is simply not assessed
+                continue
+            if added:
+                self.inventory.add_host(name)
+                for key, value in combine_vars(defaults, variables).items():
+                    self.inventory.set_variable(name, key, value)
+            for key, value in facts.items():
+                self.inventory.set_variable(name, key, wrap_var(value))
+            self.inventory.add_child(f"winpatch_{facts['winpatch_state']}", name)
+            if facts.get("winpatch_release_id"):
+                group = self.inventory.add_group(f"winpatch_release_{facts['winpatch_release_id']}")
+                self.inventory.add_child(group, name)
+
+            # Constructed: compose, groups and keyed_groups see the host's variables, ours included.
+            hostvars = combine_vars(self.inventory.get_host(name).get_vars(), facts)
+            self._set_composite_vars(self.get_option("compose"), hostvars, name, strict=strict)
+            self._add_host_to_composed_groups(self.get_option("groups"), hostvars, name, strict=strict)
+            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), hostvars, name, strict=strict)
