@@ -82,7 +82,7 @@ class LabProcess:
         except LabBindError as exc:
             with contextlib.suppress(Exception):
                 self.server.stop()
-            raise LabError(f"Failed to start the lab fleet {self.fleet.name!r}: {exc}") from None
+            raise LabError(str(exc)) from None
         self.control = ControlServer(
             self.server.hosts,
             self.server.log,
