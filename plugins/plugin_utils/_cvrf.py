@@ -36,6 +36,8 @@ from ansible_collections.hygiene.winpatch.plugins.plugin_utils._catalog import (
     Catalog,
     CatalogRelease,
     Update,
+    build_catalog,
+    compare_catalogs,
     normalize_kb,
 )
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._errors import CatalogError
@@ -508,8 +510,20 @@ def merge_updates(
     newest = {
         rid: max((u.date for u in rel.updates), default=datetime.date.min) for rid, rel in catalog.releases.items()
     }
-    for (release_id, kb), ev in sorted(pick_cvrf_evidence(cvrf_updates).items()):
+    evidence = pick_cvrf_evidence(cvrf_updates)
+    # one LCU of a kind per release and day: a second one is a stray mention (the one with more CVEs wins)
+    strongest: dict[tuple[str, datetime.date, str], CvrfUpdate] = {}
+    for ev in evidence.values():
+        if ev.kind == "HOTPATCH":
+            continue
+        key = (ev.release_id, ev.date, ev.kind)
+        if key not in strongest or (ev.cve_count, ev.kb) > (strongest[key].cve_count, strongest[key].kb):
+            strongest[key] = ev
+    for (release_id, kb), ev in sorted(evidence.items()):
         updates = by_release.setdefault(release_id, {})
+        if ev.kind != "HOTPATCH" and kb not in updates and strongest[(release_id, ev.date, ev.kind)] is not ev:
+            log.append(f"dropped {release_id} {kb}: {ev.document} names another {ev.kind} release of {ev.date}")
+            continue
         if kb in updates:
             if updates[kb].build != ev.build:
                 log.append(
@@ -575,3 +589,62 @@ def group_by_release(updates: Iterable[CvrfUpdate]) -> dict[str, list[CvrfUpdate
     for update in updates:
         grouped[update.release_id].append(update)
     return dict(grouped)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Refreshing a catalog from documents (the catalog_update module)
+
+
+@dataclass
+class Refresh:
+    catalog: Catalog  # the refreshed catalog (the current one when nothing changed)
+    changed: bool
+    months_added: list[str]
+    releases_updated: list[str]
+    documents: list[str]
+    log: list[str]
+    dropped: list[str]
+
+
+def _previous_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:])
+    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
+
+
+def refresh_catalog(current: Catalog, documents: Iterable[CvrfDocument], *, generated_at: str) -> Refresh:
+    """Merge documents into ``current``; raise CatalogError when the result would be partial, older or smaller."""
+    docs = list(documents)
+    statements: list[CvrfUpdate] = []
+    dropped: list[str] = []
+    for document in docs:
+        conversion = convert(document)
+        statements.extend(conversion.updates)
+        dropped.extend(conversion.dropped)
+    log: list[str] = []
+    merged = merge_updates(current, statements, log=log)
+
+    # a new month must bring the B release of every release that had one the month before and is still supported
+    new_months = sorted({u.month for ups in merged.values() for u in ups.values() if u.kind == "B"} - current.months())
+    for month in new_months:
+        missing = missing_b_releases(merged, month, _previous_month(month))
+        if missing:
+            names = ", ".join(d.id for d in docs) or "none"
+            raise CatalogError(
+                f"Failed to update the catalog: the documents ({names}) hold only part of {month}: "
+                f"no B release for {', '.join(missing)}"
+            )
+
+    releases_updated = sorted(
+        rid
+        for rid, ups in merged.items()
+        if {u.kb for u in ups.values()}
+        != {u.kb for u in (current.releases[rid].updates if rid in current.releases else ())}
+    )
+    if not releases_updated:
+        return Refresh(current, False, [], [], [d.id for d in docs], log, sorted(set(dropped)))
+    sources = [*current.sources, *(f"msrc-cvrf:{d.id}" for d in docs)]
+    new = build_catalog(releases_from(merged, base=current), generated_at=generated_at, sources=sources)
+    problems = compare_catalogs(current, new)
+    if problems:
+        raise CatalogError(f"Failed to update the catalog: the result would be refused: {'; '.join(problems)}")
+    return Refresh(new, True, new_months, releases_updated, [d.id for d in docs], log, sorted(set(dropped)))
