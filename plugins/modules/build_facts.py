@@ -1,0 +1,199 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: (c) 2026, hygiene.winpatch contributors
+# This module is implemented by the action plugin of the same name; this file holds its documentation.
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: build_facts
+short_description: Read a Windows host's OS build and judge its patch compliance
+version_added: 0.1.0
+description:
+  - Runs one read-only PowerShell script over the task's own connection (C(ansible.builtin.winrm)) that reads the
+    OS build (C(CurrentBuild), C(UBR)), the pending-reboot signals, the WSUS/WUfB policy values, the hotpatch
+    eligibility and the last boot time.
+  - Judges the build on the controller against the collection's baseline catalog under the policy options, and
+    returns the same C(winpatch_*) variables that the P(hygiene.winpatch.compliance#inventory) inventory plugin sets,
+    as facts.
+  - The script's text never changes; its parameters go as JSON on its standard input.
+author:
+  - hygiene.winpatch maintainers
+options:
+  baseline:
+    description: The month hosts must have, V(latest) (the last Patch Tuesday as of O(as_of)) or C(YYYY-MM).
+    type: str
+    default: latest
+  grace_days:
+    description: Days after the baseline's release during which a host still missing it is V(grace).
+    type: int
+    default: 14
+  months_tolerated:
+    description: How many months behind the baseline still count as V(grace) instead of V(behind).
+    type: int
+    default: 0
+  hotpatch:
+    description: V(accept) counts a month's hotpatch build as having that month; V(ignore) requires the LCU build.
+    type: str
+    choices: [accept, ignore]
+    default: accept
+  esu:
+    description: Whether releases in paid Extended Security Updates (Windows 10 22H2) are assessed, not unsupported.
+    type: bool
+    default: false
+  as_of:
+    description: The date of the assessment, C(YYYY-MM-DD); defaults to today on the controller.
+    type: str
+  catalog_path:
+    description: The baseline catalog (JSON) on the controller to use instead of the one shipped in the collection.
+    type: path
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+    details: The script only reads, so check mode runs it and returns the same facts.
+  diff_mode:
+    support: none
+  facts:
+    support: full
+  platform:
+    platforms: windows
+notes:
+  - The hotpatch enrollment is read as eligibility (edition, build, virtualization-based security), since Windows
+    keeps no documented local value for membership in a hotpatch policy.
+  - A host that cannot be reached is reported as unreachable; a script failure or an answer that is not the
+    script's JSON result fails the task with the cause.
+seealso:
+  - plugin: hygiene.winpatch.compliance
+    plugin_type: inventory
+"""
+
+EXAMPLES = r"""
+- name: Read the build and assess it against the latest Patch Tuesday
+  hygiene.winpatch.build_facts:
+
+- name: Assess against a fixed month, tolerating one month behind
+  hygiene.winpatch.build_facts:
+    baseline: "2026-08"
+    months_tolerated: 1
+
+- name: Show the hosts that are behind
+  ansible.builtin.debug:
+    msg: "{{ inventory_hostname }} needs {{ winpatch_expected_kb }} ({{ winpatch_reason }})"
+  when: winpatch_state == 'behind'
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: The assessment and the raw values read, as facts.
+  returned: success
+  type: complex
+  contains:
+    winpatch_state:
+      description: One of V(current), V(grace), V(behind), V(pending_reboot), V(unsupported), V(error).
+      returned: success
+      type: str
+      sample: current
+    winpatch_release:
+      description: The release name, from the build and installation type (never from C(ProductName)).
+      returned: success
+      type: str
+      sample: Windows 11 24H2
+    winpatch_release_id:
+      description: The release id of the collection's release table, or null for an unknown build.
+      returned: success
+      type: str
+      sample: windows_11_24h2
+    winpatch_build:
+      description: The OS build, C(10.0.<CurrentBuild>.<UBR>).
+      returned: success
+      type: str
+      sample: 10.0.26100.7171
+    winpatch_expected_build:
+      description: The build of the baseline month's update for this release, when the catalog has it.
+      returned: success
+      type: str
+      sample: 10.0.26100.7462
+    winpatch_expected_kb:
+      description: The KB of the baseline month's update for this release, when the catalog has it.
+      returned: success
+      type: str
+      sample: KB5072033
+    winpatch_expected_prerequisites:
+      description: The checkpoint KBs the expected update needs first.
+      returned: success
+      type: list
+      elements: str
+    winpatch_months_behind:
+      description: Months between the newest month the build has and the baseline month.
+      returned: success
+      type: int
+      sample: 0
+    winpatch_installed_month:
+      description: The newest month (C(YYYY-MM)) whose update the build has.
+      returned: success
+      type: str
+    winpatch_edition_group:
+      description: The lifecycle edition group of the host (for example V(default), V(enterprise), V(ltsc)).
+      returned: success
+      type: str
+    winpatch_reason:
+      description: One sentence saying why the host is in its state.
+      returned: success
+      type: str
+    winpatch_checked_at:
+      description: When the host was read, UTC ISO 8601.
+      returned: success
+      type: str
+      sample: "2026-12-03T13:00:00Z"
+    winpatch_catalog_date:
+      description: The newest Patch Tuesday the catalog holds.
+      returned: success
+      type: str
+    winpatch_catalog_stale:
+      description: Whether the catalog is older than the last Patch Tuesday as of the assessment date.
+      returned: success
+      type: bool
+    winpatch_missing_months:
+      description: The Patch Tuesday months the catalog lacks, when it is stale.
+      returned: success
+      type: list
+      elements: str
+    winpatch_baseline_month:
+      description: The month the host was judged against.
+      returned: success
+      type: str
+    winpatch_end_of_support:
+      description: The end of support of the release for the host's edition group, ISO date.
+      returned: success
+      type: str
+    winpatch_computer_name:
+      description: The computer name the host reports.
+      returned: success
+      type: str
+    winpatch_registry:
+      description: The C(CurrentVersion) registry values read (C(CurrentBuild), C(UBR), C(DisplayVersion), ...).
+      returned: success
+      type: dict
+    winpatch_pending_reboot:
+      description: The pending-reboot signals and their C(any).
+      returned: success
+      type: dict
+    winpatch_policy:
+      description: The WSUS and WUfB policy registry values, null when not set.
+      returned: success
+      type: dict
+    winpatch_hotpatch:
+      description: Hotpatch C(enrolled) (read as eligibility), C(eligible_edition) and C(vbs_running).
+      returned: success
+      type: dict
+    winpatch_last_boot:
+      description: The last boot time, UTC ISO 8601.
+      returned: success
+      type: str
+"""
