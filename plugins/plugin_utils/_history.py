@@ -230,6 +230,61 @@ def make_assessment(host: Any, values: Mapping[str, Any]) -> Assessment:
     return Assessment(host=name, state=str(state), details=_jsonable(plain), **columns)
 
 
+# Host variables read for each host, besides ``winpatch_<column>``: grouping and the extra result keys kept in details.
+DETAIL_VARS = ("winpatch_missing_months", "winpatch_baseline_month", "winpatch_end_of_support")
+_HOST_VARS = tuple(f"winpatch_{name}" for name in ("state", *TEXT_FIELDS, "months_behind", *_TAIL_TEXT_FIELDS))
+NOT_ASSESSED = (
+    "not assessed: winpatch_state is not set for this host (it failed or was unreachable before its assessment "
+    "was recorded)"
+)
+
+
+def assessments_from_hostvars(
+    hosts: Iterable[Any], hostvars: Mapping[str, Any], *, extra_vars: Iterable[str] = ()
+) -> list[Assessment]:
+    """One :class:`Assessment` per host from its ``winpatch_*`` variables.
+
+    A variable is taken from the host's variables first (facts are injected there by default, and
+    ``set_fact`` wins over facts), then from ``ansible_facts``. A host without ``winpatch_state`` is
+    recorded as ``error`` with :data:`NOT_ASSESSED` as its reason, so that no host of the play vanishes
+    from the history.
+    """
+    wanted = (*_HOST_VARS, "winpatch_catalog_stale", *DETAIL_VARS, *extra_vars)
+    out = []
+    for host in dict.fromkeys(str(h) for h in hosts):
+        hv = hostvars.get(host)
+        if hv is None:
+            raise HistoryError(f"Failed to record host {host!r}: it is not in the inventory")
+        facts = hv.get("ansible_facts") or {}
+        values: dict[str, Any] = {}
+        for key in wanted:
+            value = hv.get(key)
+            if value is None and isinstance(facts, Mapping):
+                value = facts.get(key)
+            if value is not None:
+                values[key] = value
+        if "winpatch_state" not in values:
+            values["winpatch_state"] = "error"
+            values.setdefault("winpatch_reason", NOT_ASSESSED)
+        out.append(make_assessment(host, values))
+    return out
+
+
+def run_summary(assessments: Iterable[Assessment]) -> dict[str, Any]:
+    """Headline numbers of a set of assessments: hosts, compliant, compliance_rate (percent), counts per state."""
+    rows = list(assessments)
+    counts = {state: 0 for state in STATES}
+    for a in rows:
+        counts[a.state] += 1
+    compliant = sum(counts[s] for s in COMPLIANT_STATES)
+    return {
+        "hosts": len(rows),
+        "compliant": compliant,
+        "compliance_rate": round(100.0 * compliant / len(rows), 1) if rows else None,
+        "counts": counts,
+    }
+
+
 def _bool_or_none(value: Any) -> bool | None:
     return None if value is None else bool(value)
 

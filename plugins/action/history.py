@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: (c) 2026, hygiene.winpatch contributors
+"""Action plugin for hygiene.winpatch.history: append the play hosts' assessment to the history (controller side)."""
+
+from __future__ import annotations
+
+import datetime
+import os
+from typing import Any
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._history import (
+    HistoryError,
+    assessments_from_hostvars,
+    open_history,
+    run_summary,
+)
+
+ARGUMENT_SPEC: dict[str, Any] = {
+    "path": {"type": "path", "required": True},
+    "hosts": {"type": "list", "elements": "str"},
+    "label": {"type": "str", "default": ""},
+    "policy": {"type": "dict", "default": {}},
+    "catalog_date": {"type": "str"},
+    "catalog_stale": {"type": "bool"},
+    "started_at": {"type": "str"},
+    "extra_vars": {"type": "list", "elements": "str", "default": []},
+}
+
+
+def _started_at(checked: list[str]) -> str | None:
+    """The earliest parsable ``checked_at`` of the run, as UTC ISO 8601 text."""
+    times = []
+    for value in checked:
+        try:
+            parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        times.append(parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC))
+    if not times:
+        return None
+    return min(times).astimezone(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+class ActionModule(ActionBase):
+    BYPASS_HOST_LOOP = True
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        path = os.path.expanduser(args["path"])
+
+        # The hosts: the play's hosts, failed and unreachable ones included, unless listed explicitly.
+        hosts = args["hosts"] if args["hosts"] is not None else task_vars.get("ansible_play_hosts_all", [])
+        if not hosts:
+            raise AnsibleActionFail(
+                "Failed to append to the history: option 'hosts' is empty and the play has no hosts"
+            )
+
+        # Read each host's winpatch_* variables, validating them all before anything is written.
+        try:
+            rows = assessments_from_hostvars(hosts, task_vars.get("hostvars", {}), extra_vars=args["extra_vars"])
+        except HistoryError as e:
+            raise AnsibleActionFail(str(e)) from e
+        dates = sorted({a.catalog_date for a in rows if a.catalog_date})
+        catalog_date = args["catalog_date"] or (dates[-1] if dates else None)
+        stale = args["catalog_stale"]
+        if stale is None:
+            stale = any(a.catalog_stale for a in rows)
+        started_at = args["started_at"] or _started_at([a.checked_at for a in rows if a.checked_at])
+
+        result.update(run_summary(rows))
+        result.update({"path": path, "catalog_date": catalog_date, "catalog_stale": stale, "changed": True})
+
+        # Check mode: report what would be appended, write nothing.
+        if self._task.check_mode:
+            result["run_id"] = None
+            return result
+
+        try:
+            with open_history(path) as history:
+                run = history.append(
+                    rows,
+                    started_at=started_at,
+                    label=args["label"],
+                    policy=args["policy"],
+                    catalog_date=catalog_date,
+                    catalog_stale=stale,
+                )
+        except HistoryError as e:
+            raise AnsibleActionFail(str(e)) from e
+        result["run_id"] = run.run_id
+        result["started_at"] = run.started_at
+        return result
