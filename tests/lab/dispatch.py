@@ -13,7 +13,8 @@ Routing, in order:
 3. **raw PowerShell** that ``ansible.windows.win_reboot`` sends (boot time as FileTime, the
    ``shutdown.exe /r /t N`` script, ``shutdown.exe /a``, the AutoLogonChecked test command) and a few
    trivially safe commands: ``Write-Output``/``echo`` of a literal, ``hostname``, ``$env:COMPUTERNAME``,
-   ``$PSVersionTable.PSVersion.Major``, ``exit <n>``.
+   ``$PSVersionTable.PSVersion.Major``, ``exit <n>``, ``Start-Sleep [-Seconds|-Milliseconds] <n>`` (up to 300 s,
+   handy to test long polls).
 4. **Anything else fails loudly**: exit 1, a CLIXML error on stderr as Windows PowerShell writes it,
    and a lab-log entry (level ``error`` in strict mode). Never a silent success.
 
@@ -28,6 +29,7 @@ import base64
 import binascii
 import json
 import re
+import time
 from typing import TYPE_CHECKING, Any, Protocol
 from xml.sax.saxutils import escape
 
@@ -63,6 +65,8 @@ _ECHO = re.compile(
     re.IGNORECASE,
 )
 _EXIT = re.compile(r"^exit\s+(?P<rc>-?\d+)$", re.IGNORECASE)
+_SLEEP = re.compile(r"^Start-Sleep(?:\s+-(?P<unit>Seconds|Milliseconds|s|m))?\s+(?P<n>\d+(?:\.\d+)?)$", re.IGNORECASE)
+MAX_SLEEP = 300.0
 
 
 class LabContext(Protocol):
@@ -261,6 +265,15 @@ def _run_raw(host: SimHost, lab: LabContext, script: str) -> CommandResult:
     if lowered == "$psversiontable.psversion.major":
         host.record("raw", script=one_line)
         return CommandResult(rc=0, stdout="5\r\n")
+    sleep = _SLEEP.match(one_line)
+    if sleep:
+        seconds = float(sleep.group("n"))
+        if (sleep.group("unit") or "s").lower().startswith("m"):
+            seconds /= 1000.0
+        if seconds <= MAX_SLEEP:
+            host.record("raw", script=one_line)
+            time.sleep(seconds)
+            return CommandResult(rc=0)
     exit_match = _EXIT.match(one_line)
     if exit_match:
         host.record("raw", script=one_line)

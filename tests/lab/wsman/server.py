@@ -41,6 +41,7 @@ import struct
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -183,7 +184,10 @@ class _ConnectionHandler(http.server.BaseHTTPRequestHandler):
         if self.path.split("?", 1)[0].rstrip("/").lower() != "/wsman":
             self._reply(404)
             return
-        result = self.auth.check(host, self.headers.get("Authorization"))
+        authorization = self.headers.get("Authorization")
+        result = self.auth.check(host, authorization)
+        if result.ok and authorization and authorization.lower().startswith(("negotiate", "ntlm")):
+            lab.count("ntlm_logons")
         if not result.ok:
             if not result.challenge:
                 lab.record("auth_refused", host, level="info", reason=result.reason, client=self.client_address[0])
@@ -191,6 +195,7 @@ class _ConnectionHandler(http.server.BaseHTTPRequestHandler):
             return
         user = result.user or ""
         encrypted = (self.headers.get("Content-Type") or "").lower().startswith("multipart/encrypted")
+        lab.count(f"requests_{listener.scheme}", "requests_encrypted" if encrypted else "requests_plain")
         if encrypted:
             try:
                 body = self.auth.unwrap(body)
@@ -257,6 +262,7 @@ class LabServer:
         self.strict = strict
         self.hosts: dict[str, SimHost] = {}
         self.log: list[dict[str, Any]] = []
+        self.stats: Counter[str] = Counter()  # requests, encrypted, ntlm_handshakes, connections, by scheme
         self._by_address: dict[str, SimHost] = {}
         self._services: dict[str, ShellService] = {}
         self._listeners: dict[str, list[_Listener]] = {}
@@ -337,7 +343,8 @@ class LabServer:
                 if self.tls is not None:
                     self.tls.add_addresses([host.address])
                 wsauth.NTLM_USERS.refresh()
-        self._wake()
+                if host.is_reachable():
+                    self._open_listeners(host)
 
     def errors(self) -> list[dict[str, Any]]:
         """Log entries at level ``error``: unrecognised commands (strict mode) and lab crashes."""
@@ -354,6 +361,11 @@ class LabServer:
                 with open(self.log_path, "a", encoding="utf-8") as handle:
                     handle.write(json.dumps(entry, default=str) + "\n")
         return entry
+
+    def count(self, *keys: str) -> None:
+        """Bump ``stats`` counters (cheap; for assertions and the benchmark)."""
+        with self._log_lock:
+            self.stats.update(keys)
 
     def refresh_credentials(self) -> None:
         """Rewrite the NTLM credential file after hosts' users changed (also done at each handshake)."""
@@ -395,9 +407,10 @@ class LabServer:
         """Reboot now: SimHost.reboot() (state), then drop the host's connections and shells."""
         before = host.build
         host.reboot(downtime)
+        with self._lock:
+            self._close_listeners(host)
         self._take_down(host)
         self.record("reboot", host, down_until=host.down_until, build_before=before, build_after=host.build)
-        self._wake()
 
     # --- internals -------------------------------------------------------------------------------
     def _register(self, host: SimHost) -> None:
@@ -580,6 +593,7 @@ class LabServer:
             return
         with self._lock:
             self._connections[host.name].add(conn)
+        self.count(f"connections_{listener.scheme}")
         try:
             _ConnectionHandler(conn, addr, listener, wsauth.ConnectionAuth(cbt))
         except (OSError, ssl.SSLError):
