@@ -293,10 +293,9 @@ def _judge(
             )
         elif level_update is not None and level_update.kind == "HOTPATCH":
             why = f"{label} has the {level} hotpatch {level_update.kb}, which satisfies the {baseline} baseline"
-        elif newer_than_catalog:
-            why = f"{label} is at or beyond the {baseline} baseline {expected.kb} ({expected.build_str})"
+        elif expected is None:
+            why = f"{label} has the {level} update, which covers the {baseline} baseline"
         else:
-            assert expected is not None
             why = f"{label} has the {baseline} baseline {expected.kb} ({expected.build_str}) or later"
         return finish("current", _with(why, gap_clause, in_esu, release))
 

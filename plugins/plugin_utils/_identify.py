@@ -156,9 +156,7 @@ def _current_build(values: Mapping[str, Any]) -> int:
         raise BuildError(
             f"Failed to identify the release: CurrentBuild ({build}) and CurrentBuildNumber ({build_number}) disagree"
         )
-    result = build if build is not None else build_number
-    assert result is not None
-    return result
+    return build if build is not None else _build_number("CurrentBuildNumber", current_build_number)
 
 
 def parse_ubr(value: Any) -> int:

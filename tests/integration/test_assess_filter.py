@@ -139,7 +139,7 @@ def test_filter_returns_exactly_what_the_core_returns(cmdb_run):
 
 
 def test_result_fields_of_the_playbook_run(cmdb_run):
-    _, out = cmdb_run
+    out = cmdb_run[1]
     results = json.loads(out.read_text(encoding="utf-8"))
     pc = results["pc-0001"]
     assert (pc["release"], pc["release_id"], pc["build"]) == ("Windows 11 24H2", "windows_11_24h2", "10.0.26100.7840")

@@ -531,3 +531,15 @@ def test_unreachable_result_without_catalog():
     result = unreachable_result("Failed to connect to 127.0.0.9:5986: timed out")
     assert set(result) >= RESULT_KEYS
     assert (result["state"], result["catalog_date"], result["catalog_stale"]) == ("unreachable", None, None)
+
+
+def test_month_missing_in_the_middle_of_a_release():
+    data = _catalog_dict()
+    rel = data["releases"]["windows_server_2022"]
+    rel["updates"] = [u for u in rel["updates"] if u["month"] != "2026-04"]
+    gap = parse_catalog(data, source="gap")
+    later = assess(values(20348, 5139, "Server"), gap, as_of=day("2026-06-30"), baseline="2026-04")
+    assert (later["state"], later["expected_kb"], later["installed_month"]) == ("current", None, "2026-05")
+    assert "lists no B release of Windows Server 2022 for 2026-04" in later["reason"]
+    earlier = assess(values(20348, 4893, "Server"), gap, as_of=day("2026-06-30"), baseline="2026-04")
+    assert (earlier["state"], earlier["expected_kb"], earlier["months_behind"]) == ("behind", None, 1)
