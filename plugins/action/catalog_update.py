@@ -70,7 +70,7 @@ class ActionModule(ActionBase):
         try:
             current = _catalog.load_catalog(dest if os.path.exists(dest) else None)
         except CatalogError as e:
-            raise AnsibleActionFail(f"{e} (fix or remove {dest} before updating it)") from e
+            raise AnsibleActionFail(f"{e} (fix or remove {dest} before updating it)") from None
 
         # read the documents, every one of them validated before anything is written
         try:
@@ -81,7 +81,7 @@ class ActionModule(ActionBase):
             generated_at = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             refresh = _cvrf.refresh_catalog(current, documents, generated_at=generated_at)
         except CatalogError as e:
-            raise AnsibleActionFail(str(e)) from e
+            raise AnsibleActionFail(str(e)) from None
 
         for line in refresh.log:
             display.vvv(f"catalog_update: {line}")
@@ -201,5 +201,5 @@ class ActionModule(ActionBase):
                 if os.path.exists(tmp_path):
                     os.unlink(tmp_path)
         except OSError as e:
-            raise AnsibleActionFail(f"Failed to write the catalog {dest}: {e.strerror or e}") from e
+            raise AnsibleActionFail(f"Failed to write the catalog {dest}: {e.strerror or e}") from None
         return backup_file
