@@ -21,12 +21,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PY := $(CURDIR)/$(VENV)/bin/python
 BIN := $(CURDIR)/$(VENV)/bin
 
-.PHONY: help venv collections demo test unit integration lint sanity newest bench changelog clean
+.PHONY: help venv collections demo test unit integration lint sanity newest bench bench-lab changelog clean
 
 help:
 	@echo "make demo   - install everything and run the compliance sweep against the lab's demo fleet"
 	@echo "make test   - install everything and run the whole test suite"
 	@echo "make bench  - benchmark the sweep against 'ansible -m raw' on 1,000 lab hosts"
+	@echo "make bench-lab - requests/second with pywinrm against one lab process and against several"
 
 $(VENV)/.installed: requirements.txt tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -97,6 +98,10 @@ newest-sanity:
 
 bench: venv
 	$(PY) -m tests.bench.sweep
+
+# Bounded (a few seconds per case); options: BENCH_LAB_ARGS="--processes 1,2,4 --seconds 10 --transport ntlm"
+bench-lab: venv
+	$(PY) -m tests.bench.lab_bench $(BENCH_LAB_ARGS)
 
 changelog: venv
 	$(BIN)/antsibull-changelog lint
