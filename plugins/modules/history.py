@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: (c) 2026, hygiene.winpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # This module is implemented by the action plugin of the same name; this file holds its documentation.
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ description:
     and two runs at the same time are safe. See C(docs/history.md) for the schema.
   - Runs once per task on the controller, whatever the number of hosts in the play.
 author:
-  - hygiene.winpatch maintainers
+  - hygiene.winpatch maintainers (!UNKNOWN)
 options:
   path:
     description:

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: (c) 2026, hygiene.winpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # This module is implemented by the action plugin of the same name; this file holds its documentation.
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ description:
     reports no change.
   - Runs once per task on the controller, whatever the number of hosts in the play.
 author:
-  - hygiene.winpatch maintainers
+  - hygiene.winpatch maintainers (!UNKNOWN)
 options:
   history_path:
     description:
@@ -66,7 +67,7 @@ attributes:
     support: full
   check_mode:
     support: full
-    details: In check mode nothing is written; RV(changed) says whether a file would change.
+    details: In check mode nothing is written; C(changed) says whether a file would change.
   diff_mode:
     support: none
   platform:
