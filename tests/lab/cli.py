@@ -278,8 +278,12 @@ def _https_fleet(fleet: Fleet) -> Fleet:
 
 
 def stop_background(state_dir: str | os.PathLike[str], timeout: float = 20.0) -> list[int]:
-    """Stop every process of the fleet started from ``state_dir``; returns the pids that were stopped."""
+    """Stop every process of the fleet started from ``state_dir``; returns the pids that were stopped.
+
+    Idempotent: a state directory without a lab (or that does not exist) stops nothing."""
     state_dir = pathlib.Path(state_dir)
+    if not (state_dir / STATE_FILE).exists():
+        return []
     state = read_state(state_dir)
     pids = [p["pid"] for p in state.get("processes", []) if _alive(p["pid"])]
     for pid in pids:
