@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: (c) 2026, hygiene.winpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # This module is implemented by the action plugin of the same name; this file holds its documentation.
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ description:
   - The new catalog replaces O(dest) atomically, and only when it adds updates.
   - Runs once per task on the controller, whatever the number of hosts in the play.
 author:
-  - hygiene.winpatch maintainers
+  - hygiene.winpatch maintainers (!UNKNOWN)
 options:
   mode:
     description:
@@ -124,7 +125,7 @@ RETURN = r"""
 dest:
   description: The catalog file that was refreshed (or would be, in check mode).
   returned: always
-  type: path
+  type: str
   sample: /etc/winpatch/catalog.json
 data_date:
   description: The newest Patch Tuesday whose security updates the refreshed catalog holds.
@@ -164,6 +165,6 @@ dropped:
 backup_file:
   description: The copy of the previous catalog.
   returned: when O(backup=true) and the catalog was replaced
-  type: path
+  type: str
   sample: /etc/winpatch/catalog.json.4242.2026-12-03@13:00:00~
 """
