@@ -316,7 +316,10 @@ def _judge(
     esu_hint = _esu_hint(release, ident, in_esu)
 
     if host.pending_reboot:
-        why = f"{label} {have} and reports a pending reboot; {count_text}, {need} after the reboot if it is installed"
+        why = (
+            f"{label} {have} and reports a pending reboot, so an installed update may not be active yet; "
+            f"{count_text}, {need}"
+        )
         return finish("pending_reboot", _with(why, gap_clause, in_esu, release, esu_hint))
     if count <= allowed:
         parts = []
