@@ -226,3 +226,14 @@ def test_compare_refuses_older_partial_or_shrinking(catalog):
     assert "it lacks the releases windows_11_26h1" in problems
     assert "release windows_server_2025 lost the updates KB5122871" in problems
     assert "release windows_server_2025 would go back from build 10.0.26100.33438" in problems
+
+
+def test_compare_refuses_an_older_catalog(catalog):
+    data = _good()
+    for release in data["releases"].values():
+        release["updates"] = [u for u in release["updates"] if u["date"] < "2026-09-01"]
+    data["data_date"] = "2026-08-11"
+    older = _catalog.parse_catalog(data)
+    problems = _catalog.compare_catalogs(catalog, older)
+    assert problems[0] == "its data_date 2026-08-11 is older than the current 2026-09-08"
+    assert _catalog.compare_catalogs(older, catalog) == []  # the other way round is a refresh
