@@ -1,0 +1,315 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The compliance inventory plugin, run by the real ``ansible-inventory`` against lab fleets."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.integration.regen_golden import (
+    AS_OF,
+    GOLDEN,
+    ansible_bin,
+    ansible_env,
+    inventory_list,
+    normalise,
+    write_config,
+)
+from tests.lab.host import CURRENT_VERSION_KEY
+
+pytestmark = pytest.mark.lab
+
+STATE_GROUPS = [
+    "winpatch_current",
+    "winpatch_grace",
+    "winpatch_behind",
+    "winpatch_pending_reboot",
+    "winpatch_unsupported",
+    "winpatch_unreachable",
+    "winpatch_error",
+]
+
+
+def plain(value: Any) -> Any:
+    """A --list value without ansible-core 2.19's marker for untrusted (unsafe) strings."""
+    if isinstance(value, dict) and set(value) == {"__ansible_unsafe"}:
+        return value["__ansible_unsafe"]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def members(listing: dict[str, Any], group: str) -> set[str]:
+    return set(listing.get(group, {}).get("hosts", []))
+
+
+def hostvars(listing: dict[str, Any], host: str) -> dict[str, Any]:
+    return plain(listing["_meta"]["hostvars"][host])
+
+
+def tiny_fleet(**hosts: dict[str, Any]) -> dict[str, Any]:
+    """A fleet mapping: one Basic-auth site and the given hosts (name -> fields)."""
+    return {
+        "name": "tiny",
+        "seed": 5,
+        "sites": [{"name": "lab", "subnet": "127.10.2.0/24", "transport": "basic"}],
+        "hosts": [{"name": name, "site": "lab", **fields} for name, fields in hosts.items()],
+    }
+
+
+def test_groups_and_vars_of_the_small_fleet(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:
+    lab = lab_fleet("small")
+    listing, _ = inventory_list(write_config(tmp_path, lab.inventory, workers=8, timeout=20))
+    hosts = set(listing["_meta"]["hostvars"])
+    assert hosts == set(lab.hosts)
+
+    # Every host is in exactly one state group, and in the release group of its release when it has one.
+    for name in hosts:
+        states = [g for g in STATE_GROUPS if name in members(listing, g)]
+        assert len(states) == 1, (name, states)
+        assert states[0] == f"winpatch_{hostvars(listing, name)['winpatch_state']}"
+    assert "w11-current" in members(listing, "winpatch_release_windows_11_24h2")
+    assert "srv2025-core-old" in members(listing, "winpatch_release_windows_server_2025")
+
+    # The variables carry what the lab host really has.
+    for name in ("w11-current", "srv2025-core-old", "w11-pending"):
+        sim, got = lab.hosts[name], hostvars(listing, name)
+        assert got["winpatch_build"] == sim.build
+        assert got["winpatch_registry"]["UBR"] == sim.ubr
+        assert got["winpatch_registry"]["InstallationType"] == sim.installation_type
+        assert got["winpatch_computer_name"] == name.upper()[:15]
+        assert got["winpatch_checked_at"].endswith("Z")
+    assert hostvars(listing, "w11-pending")["winpatch_pending_reboot"]["any"] is True
+    assert hostvars(listing, "w11-current")["winpatch_pending_reboot"]["any"] is False
+    assert hostvars(listing, "srv2025-core-old")["winpatch_release"] == "Windows Server 2025"
+
+    # States the fleet was built to show.
+    assert "w11-pending" in members(listing, "winpatch_pending_reboot")
+    assert "srv2025-core-old" in members(listing, "winpatch_behind")
+    assert hostvars(listing, "srv2025-core-old")["winpatch_months_behind"] == 10
+    assert "w10-1909-retired" in members(listing, "winpatch_unsupported")
+    assert hostvars(listing, "w10-1909-retired")["winpatch_release_id"] is None
+
+    # A host that is down is unreachable, with the reason; the sweep went on.
+    down = lab.hosts["srv2019-down"]
+    assert members(listing, "winpatch_unreachable") == {"srv2019-down"}
+    assert hostvars(listing, "srv2019-down")["winpatch_reason"] == f"connection refused by {down.address}:5985."
+    assert hostvars(listing, "srv2019-down")["winpatch_registry"] is None
+
+
+def test_golden_small_inventory(lab_fleet: Callable[..., Any], lab_octet: int, tmp_path: pathlib.Path) -> None:
+    lab = lab_fleet("small")
+    listing, _ = inventory_list(write_config(tmp_path, lab.inventory, workers=8, timeout=20))
+    expected = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    got = normalise(listing, lab_octet)
+    # Compare per host first, for a readable failure; then the whole document.
+    for host in sorted(expected["_meta"]["hostvars"]):
+        assert got["_meta"]["hostvars"].get(host) == expected["_meta"]["hostvars"][host], host
+    assert got == expected, "run python -m tests.integration.regen_golden if the change is intended"
+
+
+def test_hosts_already_in_the_inventory(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:
+    lab = lab_fleet(tiny_fleet(a={"release": "windows_server_2025"}, b={"release": "windows_11_24h2"}))
+    config = tmp_path / "after.winpatch.yml"
+    config.write_text(json.dumps({"plugin": "hygiene.winpatch.compliance", "group": "lab", "as_of": AS_OF}))
+    listing, _ = inventory_list(lab.inventory, config)
+    # The hosts of the first source are swept and keep their own groups and variables.
+    assert members(listing, "lab") == {"a", "b"}
+    assert hostvars(listing, "a")["winpatch_site"] == "lab"
+    assert hostvars(listing, "a")["winpatch_build"] == lab.hosts["a"].build
+    assert hostvars(listing, "a")["winpatch_release_id"] == "windows_server_2025"
+
+
+def test_hosts_listed_in_the_config(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:
+    lab = lab_fleet(tiny_fleet(a={"release": "windows_11_24h2"}))
+    address = lab.hosts["a"].address
+    config = tmp_path / "listed.winpatch.yml"
+    config.write_text(
+        json.dumps(
+            {
+                "plugin": "hygiene.winpatch.compliance",
+                "as_of": AS_OF,
+                "connection": {
+                    "ansible_user": "winpatch",
+                    "ansible_password": "Lab-Passw0rd!",
+                    "ansible_port": 5985,
+                    "ansible_winrm_transport": "basic",
+                },
+                "hosts": [
+                    {"name": "listed-a", "ansible_host": address},
+                    {"name": "listed-b", "vars": {"ansible_host": address, "ansible_port": "not-a-port"}},
+                ],
+            }
+        )
+    )
+    listing, _ = inventory_list(config)
+    assert hostvars(listing, "listed-a")["winpatch_build"] == lab.hosts["a"].build
+    # The connection defaults become host variables, so later plays connect the same way.
+    assert hostvars(listing, "listed-a")["ansible_winrm_transport"] == "basic"
+    assert "listed-b" in members(listing, "winpatch_error")
+    assert hostvars(listing, "listed-b")["winpatch_reason"] == (
+        "bad connection variables: ansible_port must be an integer, got 'not-a-port'."
+    )
+
+
+@pytest.mark.parametrize("transport", ["ntlm", "basic"])
+def test_bad_password_is_unreachable(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path, transport: str) -> None:
+    fleet = tiny_fleet(a={"release": "windows_11_24h2"})
+    fleet["sites"][0]["transport"] = transport
+    lab = lab_fleet(fleet)
+    address = lab.hosts["a"].address
+    base = {"ansible_host": address, "ansible_port": 5985, "ansible_winrm_transport": transport}
+    config = tmp_path / "pw.winpatch.yml"
+    config.write_text(
+        json.dumps(
+            {
+                "plugin": "hygiene.winpatch.compliance",
+                "as_of": AS_OF,
+                "connection": {"ansible_user": "winpatch"},
+                "hosts": [
+                    {"name": "right", "ansible_password": "Lab-Passw0rd!", **base},
+                    {"name": "wrong", "ansible_password": "Not-The-Password-1", **base},
+                ],
+            }
+        )
+    )
+    listing, _ = inventory_list(config)
+    assert hostvars(listing, "right")["winpatch_build"] == lab.hosts["a"].build
+    assert members(listing, "winpatch_unreachable") == {"wrong"}
+    assert hostvars(listing, "wrong")["winpatch_reason"] == (
+        f"auth refused: http://{address}:5985/wsman rejected the credentials of user 'winpatch' (HTTP 401)."
+    )
+
+
+def test_faults_garbage_and_malformed_values(
+    lab_fleet: Callable[..., Any], tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = lab_fleet(
+        tiny_fleet(
+            ok={"release": "windows_11_24h2"},
+            garbage={"release": "windows_11_24h2"},
+            malformed={"release": "windows_11_24h2"},
+            fault500={"release": "windows_11_24h2", "faults": {"http_500": True}},
+            slow={"release": "windows_11_24h2", "faults": {"slow_seconds": 6}},
+        ),
+        allow_errors=True,
+    )
+    # One host answers something that is not the script's JSON object (the lab prints the handler's value).
+    from tests.lab import registry
+
+    real = registry.find_handler("build_facts")
+    assert real is not None
+
+    def garbled(host: Any, params: dict[str, Any]) -> Any:
+        return "<html>Service Unavailable</html>" if host.name == "garbage" else real(host, params)
+
+    monkeypatch.setitem(registry._HANDLERS, "build_facts", garbled)
+    # One host reports a UBR that is not a number.
+    lab.hosts["malformed"].registry[CURRENT_VERSION_KEY] = {"UBR": "seven"}
+
+    listing, _ = inventory_list(write_config(tmp_path, lab.inventory, timeout=3, attempts=1))
+    reasons = {name: hostvars(listing, name)["winpatch_reason"] for name in lab.hosts}
+    assert hostvars(listing, "ok")["winpatch_state"] not in ("error", "unreachable")
+    assert "garbage" in members(listing, "winpatch_error")
+    assert reasons["garbage"] == (
+        "Failed to decode the script result on garbage: expected one JSON object, "
+        "got stdout '\"<html>Service Unavailable</html>\"' (rc 0)."
+    )
+    assert "malformed" in members(listing, "winpatch_error")
+    assert "UBR" in reasons["malformed"] and "seven" in reasons["malformed"]
+    assert "fault500" in members(listing, "winpatch_error")
+    assert reasons["fault500"].startswith("WinRM fault 0x")
+    assert "slow" in members(listing, "winpatch_unreachable")
+    assert reasons["slow"].startswith("timed out: ")
+
+
+def test_cache_is_read_until_flushed(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:
+    lab = lab_fleet(tiny_fleet(a={"release": "windows_11_24h2"}))
+    cache_dir = tmp_path / "cache"
+    config = write_config(
+        tmp_path,
+        lab.inventory,
+        cache=True,
+        cache_plugin="ansible.builtin.jsonfile",
+        cache_connection=str(cache_dir),
+        cache_timeout=3600,
+    )
+    first, _ = inventory_list(config)
+    before = lab.hosts["a"].ubr
+    assert hostvars(first, "a")["winpatch_registry"]["UBR"] == before
+    assert len(list(cache_dir.iterdir())) == 1
+    cached = next(cache_dir.iterdir()).read_text(encoding="utf-8")
+    assert "Lab-Passw0rd!" not in cached  # connection variables are not cached
+
+    # The host changes; a cached run still shows the old build, a flushed one the new build.
+    lab.control.patch("a", ubr=before + 1)
+    second, _ = inventory_list(config)
+    assert hostvars(second, "a")["winpatch_registry"]["UBR"] == before
+    assert hostvars(second, "a")["winpatch_checked_at"] == hostvars(first, "a")["winpatch_checked_at"]
+    third, _ = inventory_list(config, extra=("--flush-cache",))
+    assert hostvars(third, "a")["winpatch_registry"]["UBR"] == before + 1
+
+
+def test_constructed_options(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:
+    lab = lab_fleet(tiny_fleet(a={"release": "windows_server_2025"}, b={"release": "windows_11_24h2"}))
+    config = write_config(
+        tmp_path,
+        lab.inventory,
+        compose={"winpatch_ok": "winpatch_state in ['current', 'grace']"},
+        groups={"needs_work": "winpatch_state not in ['current', 'grace']", "servers": "'Server' in winpatch_release"},
+        keyed_groups=[{"key": "winpatch_release_id", "prefix": "os"}],
+        strict=True,
+    )
+    listing, _ = inventory_list(config)
+    assert members(listing, "os_windows_server_2025") == {"a"}
+    assert members(listing, "os_windows_11_24h2") == {"b"}
+    assert members(listing, "servers") == {"a"}
+    for name in ("a", "b"):
+        state = hostvars(listing, name)["winpatch_state"]
+        assert hostvars(listing, name)["winpatch_ok"] is (state in ("current", "grace"))
+        assert (name in members(listing, "needs_work")) is (state not in ("current", "grace"))
+
+    # strict: a key that does not exist fails the source; without strict it is skipped.
+    strict = write_config(tmp_path, lab.inventory, keyed_groups=[{"key": "no_such_var", "prefix": "x"}], strict=True)
+    proc = subprocess.run(
+        [ansible_bin("ansible-inventory"), "-i", str(strict), "--list"],
+        capture_output=True,
+        text=True,
+        env={**ansible_env(), "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"},
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "no_such_var" in proc.stderr
+    lenient = write_config(tmp_path, lab.inventory, keyed_groups=[{"key": "no_such_var", "prefix": "x"}], strict=False)
+    listing, _ = inventory_list(lenient)
+    assert set(listing["_meta"]["hostvars"]) == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"baseline": "2026-13"}, "Failed to read the policy options of "),
+        ({"hosts": ["x"]}, "the options hosts and hosts_file are mutually exclusive"),
+        ({"workers": 0}, "Failed to sweep the hosts: workers must be at least 1, got 0"),
+    ],
+)
+def test_bad_options_fail_clearly(tmp_path: pathlib.Path, options: dict[str, Any], message: str) -> None:
+    hosts = tmp_path / "hosts.ini"
+    hosts.write_text("h1 ansible_host=127.0.0.1\n", encoding="utf-8")
+    config = write_config(tmp_path, hosts, **options)
+    proc = subprocess.run(
+        [ansible_bin("ansible-inventory"), "-i", str(config), "--list"],
+        capture_output=True,
+        text=True,
+        env={**ansible_env(), "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"},
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert message in " ".join(proc.stderr.split())
