@@ -931,6 +931,8 @@ class _Builder:
                 raise ctx.fail(where, "give either fraction or count, not both")
             chosen = matched
             if "fraction" in rule or "count" in rule:
+                # sampling draws from generated hosts only: listed hosts are the hard cases, kept as described
+                matched = [h for h in matched if not h.meta.get("listed")]
                 if "fraction" in rule:
                     wanted = round(len(matched) * ctx.number(rule["fraction"], f"{where}.fraction", 0.0, 1.0))
                 else:

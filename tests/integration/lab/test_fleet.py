@@ -79,6 +79,10 @@ def test_demo_fleet_covers_every_supported_release_and_the_hard_cases(demo, cata
     # a few faulty hosts: down, and refusing the credentials
     assert 1 <= sum(h.faults.down for h in hosts) <= 20
     assert sum(h.faults.auth_refused for h in hosts) == 2
+    # sampled faults never hit the listed hard cases
+    listed = [h for h in hosts if h.meta.get("listed")]
+    assert len(listed) == 9
+    assert not any(h.faults.down or h.faults.auth_refused or h.faults.http_500 for h in listed)
     # LTSC, IoT and Server Core editions
     assert {"EnterpriseS", "IoTEnterpriseS"} <= {h.edition_id for h in hosts}
     assert "Server Core" in {h.installation_type for h in hosts}
