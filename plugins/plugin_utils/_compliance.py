@@ -214,10 +214,12 @@ def _judge(
     esu_applies = release.esu_end is not None and group in _ESU_GROUPS
     in_esu = False
     result["end_of_support"] = eos.isoformat() if eos else None
+    if esu_applies and pol.esu and release.esu_end is not None:
+        # under ESU the host keeps receiving updates until the ESU end
+        result["end_of_support"] = release.esu_end.isoformat()
     if eos is not None and as_of > eos:
         if esu_applies and pol.esu and release.esu_end is not None and as_of <= release.esu_end:
             in_esu = True
-            result["end_of_support"] = release.esu_end.isoformat()
         else:
             tail = ""
             if esu_applies and release.esu_end is not None and as_of <= release.esu_end:

@@ -365,6 +365,8 @@ def test_windows_10_esu():
     esu = assess(stalled, catalog(), as_of=day("2026-03-30"), esu=True)
     assert esu["state"] == "behind" and "ESU not activated?" in esu["reason"]
     assert esu["end_of_support"] == "2028-10-10"
+    before_end = assess(stalled, catalog(), as_of=day("2025-10-20"), esu=True)
+    assert (before_end["state"], before_end["end_of_support"]) == ("current", "2028-10-10")
     patched = assess(values(19045, 7058, "Client", "Enterprise"), catalog(), as_of=day("2026-03-30"), esu=True)
     assert patched["state"] == "current" and "ESU not activated" not in patched["reason"]
     moving_but_behind = assess(values(19045, 6575), catalog(), as_of=day("2026-03-30"), esu=True)
