@@ -57,6 +57,10 @@ def test_start_two_processes_inventory_status_stop(state_dir, lab_octet):
     assert [p["hosts"] for p in state["processes"]] == [7, 7]
     assert len({p["control_url"] for p in state["processes"]}) == 2
 
+    again = lab_cli("start", "--fleet", str(SMALL), "--state-dir", str(state_dir), "--second-octet", octet)
+    assert again.returncode == 2
+    assert f"error: a lab is already running from {state_dir.resolve()} (pids " in again.stderr
+
     status = lab_cli("status", "--state-dir", str(state_dir))
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["running"] is True
@@ -126,3 +130,28 @@ def test_inventory_without_a_running_lab(tmp_path):
     assert hostvars["ansible_host"] == "127.77.1.10"
     assert hostvars["ansible_port"] == 5986 and hostvars["ansible_winrm_scheme"] == "https"
     assert hostvars["winpatch_site"] == "lab" and hostvars["winpatch_ring"] == "pilot"
+
+
+def test_https_fleet_in_two_processes_validates_against_one_ca_bundle(state_dir, lab_octet):
+    started = lab_cli(
+        "start", "--fleet", str(SMALL), "--state-dir", str(state_dir), "--processes", "2", "--https",
+        "--second-octet", str(lab_octet),
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    state = json.loads((state_dir / "state.json").read_text())
+    bundle = pathlib.Path(state["ca_path"])
+    assert bundle.read_text().count("BEGIN CERTIFICATE") == 2  # one CA per process
+    hostvars = yaml.safe_load((state_dir / "inventory.yml").read_text())["all"]["children"]["lab"]["hosts"]
+    fleet = load_fleet(SMALL, second_octet=lab_octet)
+    for name in (fleet.hosts[0].name, fleet.hosts[-2].name):  # one host in each process
+        assert hostvars[name]["ansible_winrm_scheme"] == "https"
+        assert hostvars[name]["ansible_port"] == 5986
+        assert hostvars[name]["ansible_winrm_server_cert_validation"] == "validate"
+        assert hostvars[name]["ansible_winrm_ca_trust_path"] == str(bundle)
+        rc, result, stderr = run_script(protocol_for(hostvars[name]), "build_facts")  # NTLM over HTTPS
+        assert rc == 0, stderr
+        assert result["registry"]["UBR"] == fleet.host(name).ubr
+    # a client that does not trust the lab CA is refused by certificate validation
+    untrusted = {**hostvars[fleet.hosts[0].name], "ansible_winrm_ca_trust_path": None}
+    with pytest.raises(requests.exceptions.SSLError):
+        run_script(protocol_for(untrusted), "build_facts")

@@ -103,7 +103,14 @@ def test_small_fleet_has_one_host_per_case():
     fleet = load_fleet(FLEETS / "small.yml")
     assert 10 <= len(fleet.hosts) <= 16
     names = {h.name for h in fleet.hosts}
-    assert {"w11-current", "w11-hotpatch", "w11-pending", "srv2025-current", "srv2019-down", "w11-auth-refused"} <= names
+    assert {
+        "w11-current",
+        "w11-hotpatch",
+        "w11-pending",
+        "srv2025-current",
+        "srv2019-down",
+        "w11-auth-refused",
+    } <= names
     assert fleet.host("srv2019-down").faults.down
     assert fleet.host("w11-pending").pending_ubr is not None
     assert fleet.host("srv2025-current").ubr > 30000

@@ -168,9 +168,9 @@ class ConnectionAuth:
         return self._ntlm_user is not None
 
     def check(self, host: SimHost, authorization: str | None) -> AuthResult:
-        if host.faults.auth_refused:
+        refused = host.faults.auth_refused
+        if refused:
             self._ntlm_user = None
-            return AuthResult(None, challenge_headers(host), "auth_refused fault")
         if not authorization:
             if self._ntlm_user is not None:
                 if find_user(host, self._ntlm_user) is None:
@@ -181,10 +181,15 @@ class ConnectionAuth:
         scheme, _, token = authorization.strip().partition(" ")
         scheme_l = scheme.lower()
         if scheme_l == "basic":
-            return self._basic(host, token.strip())
-        if scheme_l in ("negotiate", "ntlm"):
-            return self._negotiate(host, scheme, token.strip())
-        return AuthResult(None, challenge_headers(host), f"unsupported authorization scheme {scheme!r}")
+            result = self._basic(host, token.strip())
+        elif scheme_l in ("negotiate", "ntlm"):
+            result = self._negotiate(host, scheme, token.strip())
+        else:
+            return AuthResult(None, challenge_headers(host), f"unsupported authorization scheme {scheme!r}")
+        if refused and result.ok:  # the handshake runs as usual; the final answer is a refusal
+            self._ntlm, self._ntlm_user = None, None
+            return AuthResult(None, challenge_headers(host), "auth_refused fault")
+        return result
 
     def _basic(self, host: SimHost, token: str) -> AuthResult:
         if not host.auth_basic:
