@@ -172,7 +172,7 @@ def start_background(
     if processes < 1 or processes > max(1, len(fleet.hosts)):
         raise LabError(f"--processes must be between 1 and the number of hosts ({len(fleet.hosts)}), got {processes}")
     state_dir.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(LabError):
+    if (state_dir / STATE_FILE).exists():
         old = read_state(state_dir)
         running = [p["pid"] for p in old.get("processes", []) if _alive(p["pid"])]
         if running:

@@ -242,8 +242,6 @@ class Fleet:
                 hostvars["ansible_winrm_ca_trust_path"] = str(ca_path)
             else:
                 hostvars["ansible_winrm_server_cert_validation"] = "ignore"
-        elif site.transport == "basic":
-            hostvars["ansible_winrm_message_encryption"] = "never"
         hostvars["winpatch_site"] = host.site
         hostvars["winpatch_ring"] = host.ring
         return hostvars
@@ -851,6 +849,8 @@ class _Builder:
             host.registry[CURRENT_VERSION_KEY].update(overlay)
             if "ProductName" in overlay:
                 host.product_name = ctx.string(overlay["ProductName"], f"{where}.registry.ProductName")
+            if "EditionID" in overlay:
+                host.edition_id = ctx.string(overlay["EditionID"], f"{where}.registry.EditionID")
             if "DisplayVersion" in overlay and overlay["DisplayVersion"] is not None:
                 host.display_version = ctx.string(overlay["DisplayVersion"], f"{where}.registry.DisplayVersion")
         if "faults" in spec:
