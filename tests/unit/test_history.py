@@ -220,3 +220,32 @@ def test_two_processes_append_at_the_same_time(tmp_path: Path) -> None:
             got = history.assessments(run.run_id)
             assert len(got) == hosts == run.host_count
             assert {a.host[0] for a in got} == {run.label[0]}
+
+
+def test_assessments_from_hostvars_precedence_and_missing_hosts() -> None:
+    hostvars = {
+        # set_fact (a host variable) wins over a stale fact of the same name
+        "a": {
+            "winpatch_state": "unreachable",
+            "winpatch_reason": "timed out",
+            "ansible_facts": {"winpatch_state": "current"},
+        },
+        # facts only (INJECT_FACTS_AS_VARS off)
+        "b": {"ansible_facts": {"winpatch_state": "behind", "winpatch_months_behind": 2}, "winpatch_ring": "broad"},
+        # never assessed
+        "c": {"winpatch_site": "oslo"},
+    }
+    rows = _history.assessments_from_hostvars(["a", "b", "c", "a"], hostvars)
+    assert [(r.host, r.state, r.reason, r.months_behind, r.ring, r.site) for r in rows] == [
+        ("a", "unreachable", "timed out", None, None, None),
+        ("b", "behind", None, 2, "broad", None),
+        ("c", "error", _history.NOT_ASSESSED, None, None, "oslo"),
+    ]
+    assert _history.run_summary(rows) == {
+        "hosts": 3,
+        "compliant": 0,
+        "compliance_rate": 0.0,
+        "counts": {s: (1 if s in ("unreachable", "behind", "error") else 0) for s in _history.STATES},
+    }
+    with pytest.raises(HistoryError, match=r"^Failed to record host 'zz': it is not in the inventory$"):
+        _history.assessments_from_hostvars(["zz"], hostvars)
