@@ -112,6 +112,8 @@ options:
 notes:
   - Values read from the hosts are marked unsafe, so they are never templated.
   - With the inventory cache on, a cached sweep is reused until it expires; the connection variables are not cached.
+  - The connection variables of a host are its inventory variables, including C(group_vars/) and C(host_vars/) next to
+    the inventory source; those next to a playbook are not known when the inventory is built.
   - The hotpatch enrollment is read as eligibility (edition, build, virtualization-based security), since Windows
     keeps no documented local value for membership in a hotpatch policy.
 seealso:
@@ -164,6 +166,7 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 from ansible.utils.vars import combine_vars
+from ansible.vars.plugins import get_vars_from_inventory_sources
 
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils import _sweep
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._catalog import load_catalog
@@ -242,10 +245,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 f"Failed to read {path}: option group={group!r} names no group of the inventory loaded so far; "
                 "list this source after the inventory that defines it"
             )
-        return [
-            (host.name, combine_vars(get_group_vars(host.get_groups()), host.get_vars()), False)
-            for host in self.inventory.groups[group].get_hosts()
-        ]
+        sources = [s for s in self.inventory.processed_sources if s != path]
+        return [(host.name, self._host_vars(host, sources), False) for host in self.inventory.groups[group].get_hosts()]
 
     def _listed_hosts(self, path: str, listed: list[Any]) -> Iterator[tuple[str, dict[str, Any], bool]]:
         seen = set()
@@ -284,7 +285,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if not manager.list_hosts():
             raise AnsibleParserError(f"Failed to read hosts_file {source} named in {path}: it has no hosts")
         for host in manager.get_hosts():
-            yield host.name, combine_vars(get_group_vars(host.get_groups()), host.get_vars()), True
+            yield host.name, self._host_vars(host, [source]), True
+
+    def _host_vars(self, host: Any, sources: list[str]) -> dict[str, Any]:
+        """A host's inventory variables as a play would see them: group vars (inventory, then vars plugins such as
+        group_vars/ next to the inventory), then host vars (inventory, then host_vars/)."""
+        groups = sorted(host.get_groups(), key=lambda g: (g.depth, g.priority, g.name))
+        variables = get_group_vars(groups)
+        variables = combine_vars(variables, get_vars_from_inventory_sources(self.loader, sources, groups, "task"))
+        variables = combine_vars(variables, host.get_vars())
+        return combine_vars(variables, get_vars_from_inventory_sources(self.loader, sources, [host], "task"))
 
     # --- the sweep -----------------------------------------------------------------------------------------------
 

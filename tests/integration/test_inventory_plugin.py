@@ -97,11 +97,19 @@ def test_groups_and_vars_of_the_small_fleet(lab_fleet: Callable[..., Any], tmp_p
     assert "w10-1909-retired" in members(listing, "winpatch_unsupported")
     assert hostvars(listing, "w10-1909-retired")["winpatch_release_id"] is None
 
-    # A host that is down is unreachable, with the reason; the sweep went on.
-    down = lab.hosts["srv2019-down"]
-    assert members(listing, "winpatch_unreachable") == {"srv2019-down"}
-    assert hostvars(listing, "srv2019-down")["winpatch_reason"] == f"connection refused by {down.address}:5985."
-    assert hostvars(listing, "srv2019-down")["winpatch_registry"] is None
+    # Hosts that are down or refuse every credential are unreachable, with the reason; the sweep went on.
+    faulty = {name for name, h in lab.hosts.items() if h.faults.down or h.faults.auth_refused}
+    assert "srv2019-down" in faulty
+    assert members(listing, "winpatch_unreachable") == faulty
+    for name in faulty:
+        sim, reason = lab.hosts[name], hostvars(listing, name)["winpatch_reason"]
+        if sim.faults.down:
+            assert reason == f"connection refused by {sim.address}:5985."
+        else:
+            assert reason == (
+                f"auth refused: http://{sim.address}:5985/wsman rejected the credentials of user 'winpatch' (HTTP 401)."
+            )
+        assert hostvars(listing, name)["winpatch_registry"] is None
 
 
 def test_golden_small_inventory(lab_fleet: Callable[..., Any], lab_octet: int, tmp_path: pathlib.Path) -> None:
@@ -125,6 +133,27 @@ def test_hosts_already_in_the_inventory(lab_fleet: Callable[..., Any], tmp_path:
     assert hostvars(listing, "a")["winpatch_site"] == "lab"
     assert hostvars(listing, "a")["winpatch_build"] == lab.hosts["a"].build
     assert hostvars(listing, "a")["winpatch_release_id"] == "windows_server_2025"
+
+
+@pytest.mark.parametrize("mode", ["hosts_file", "inventory"])
+def test_group_vars_next_to_the_inventory_apply(
+    lab_fleet: Callable[..., Any], tmp_path: pathlib.Path, mode: str
+) -> None:
+    # The password is only in group_vars/lab.yml: the host is read only if the plugin applies it.
+    lab = lab_fleet(tiny_fleet(a={"release": "windows_11_24h2"}))
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(
+        "".join(line for line in lab.inventory.read_text().splitlines(True) if "ansible_password" not in line)
+    )
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "lab.yml").write_text("ansible_password: Lab-Passw0rd!\n")
+    if mode == "hosts_file":
+        listing, _ = inventory_list(write_config(tmp_path, pathlib.Path("hosts.yml")))
+    else:
+        config = tmp_path / "after.winpatch.yml"
+        config.write_text(json.dumps({"plugin": "hygiene.winpatch.compliance", "group": "lab", "as_of": AS_OF}))
+        listing, _ = inventory_list(inventory, config)
+    assert hostvars(listing, "a")["winpatch_build"] == lab.hosts["a"].build, hostvars(listing, "a")["winpatch_reason"]
 
 
 def test_hosts_listed_in_the_config(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:
