@@ -171,6 +171,16 @@ def main(argv: list[str] | None = None) -> int:
             cells.append(f"{r['rate']:8.1f}/s {r['latency'] * 1000:6.1f} ms {per_op:5.1f} ms cpu")
         print(f"{mode:<14}" + "".join(f"{c:>34}" for c in cells))
     print("\n(rate of successful requests; mean client latency; lab CPU time per request)")
+    # What the lab could serve if the clients were not the limit: each process is one GIL-bound core.
+    for mode in modes:
+        ceilings = []
+        for processes in layouts:
+            r = results[(mode, processes)]
+            done = r["ok"] + r["failed"]
+            if r["lab_cpu"]:
+                ceilings.append(f"{processes} process(es) ~{processes * done / r['lab_cpu']:.0f}/s")
+        if ceilings:
+            print(f"lab ceiling from its CPU per request (one core per process), {mode}: " + ", ".join(ceilings))
     failures = [(k, r) for k, r in results.items() if r["failed"]]
     for (mode, processes), r in failures:
         print(f"{mode} with {processes} process(es): {r['failed']} failed; first error: {r['error']}")
