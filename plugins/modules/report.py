@@ -12,7 +12,7 @@ short_description: Render the patch compliance dashboard, CSV and JSON from the 
 version_added: 0.1.0
 description:
   - Reads the history written by M(hygiene.winpatch.history) on the controller and writes, into O(dest),
-    C(index.html) (a self-contained dashboard), C(hosts.csv) (one line per host) and C(report.json) (every figure).
+    C(report.html) (a self-contained dashboard), C(report.csv) (one line per host) and C(report.json) (every figure).
   - The dashboard shows the compliance rate overall and by ring, site and release, the build distribution,
     the laggards sorted by months behind, the unreachable hosts with their reasons, the trend of the rate per run,
     the observed time to compliance, and the baseline catalog's date with a warning when the catalog is stale.
@@ -112,7 +112,7 @@ paths:
   description: Path of each file rendered, by format.
   returned: always
   type: dict
-  sample: {"html": "/var/www/winpatch/index.html", "csv": "/var/www/winpatch/hosts.csv",
+  sample: {"html": "/var/www/winpatch/report.html", "csv": "/var/www/winpatch/report.csv",
            "json": "/var/www/winpatch/report.json"}
 changed_formats:
   description: Formats whose file was (or in check mode would be) written because its content changed.

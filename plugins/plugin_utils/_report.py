@@ -43,7 +43,7 @@ from ansible_collections.hygiene.winpatch.plugins.plugin_utils._history import (
 
 REPORT_SCHEMA = 1
 FORMATS = ("html", "csv", "json")
-FILE_NAMES = {"html": "index.html", "csv": "hosts.csv", "json": "report.json"}
+FILE_NAMES = {"html": "report.html", "csv": "report.csv", "json": "report.json"}
 LAGGARD_STATES = ("behind", "pending_reboot")
 # Episodes of non-compliance open on these states and close on a compliant state; the rest are no signal.
 _OPEN_STATES = frozenset(LAGGARD_STATES)
@@ -237,6 +237,7 @@ def build_model(
     ttc = time_to_compliance(history.host_timelines(window[0].run_id), run.started_at)
     ttc["runs"] = len(window)
 
+    catalog = _catalog(run.catalog_date, run.catalog_stale, rows)
     laggards = sorted(
         (a for a in rows if a.state in LAGGARD_STATES),
         key=lambda a: (-(a.months_behind if a.months_behind is not None else -1), a.host),
@@ -251,8 +252,10 @@ def build_model(
             "compliant": compliant,
             "compliance_rate": _rate(compliant, len(rows)),
             "counts": {s: counts.get(s, 0) for s in STATES},
+            "catalog_date": catalog["date"],
+            "catalog_stale": catalog["stale"],
         },
-        "catalog": _catalog(run.catalog_date, run.catalog_stale, rows),
+        "catalog": catalog,
         "by_ring": _group(rows, "ring", _ring_key),
         "by_site": _group(rows, "site"),
         "by_release": _group(rows, "release"),

@@ -178,8 +178,8 @@ def test_history_and_report_from_inventory_vars(tmp_path: Path) -> None:
     assert json.loads(rows[3][8]) == {"missing_months": ["2026-06", "2026-07", "2026-08", "2026-09"]}
 
     assert report["changed"] is True and report["run_id"] == 1
-    assert report["paths"]["html"] == str(tmp_path / "report" / "index.html")
-    html = (tmp_path / "report" / "index.html").read_text()
+    assert report["paths"]["html"] == str(tmp_path / "report" / "report.html")
+    html = (tmp_path / "report" / "report.html").read_text()
     assert "connection refused &lt;b&gt;" in html
     model = json.loads((tmp_path / "report" / "report.json").read_text())
     assert [h["host"] for h in model["laggards"]] == ["web-02"]
@@ -235,18 +235,21 @@ def test_assess_playbook_on_inventory_vars(tmp_path: Path) -> None:
         "-e",
         f"winpatch_report_dir={tmp_path / 'report'}",
     ]
+    # Settings from the inventory's group variables win over the playbook's defaults.
+    inventory = json.loads(json.dumps(INVENTORY))
+    inventory["all"]["vars"] = {"winpatch_assess_label": "from-group-vars", "winpatch_assess_policy": {"grace_days": 7}}
     # db-02 has no variables: with source=inventory it is not contacted and is recorded as error.
-    proc = _run(tmp_path, ASSESS, INVENTORY, *args, "-e", "winpatch_assess_source=inventory")
+    proc = _run(tmp_path, ASSESS, inventory, *args, "-e", "winpatch_assess_source=inventory")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "4 hosts, 25.0 % compliant (current: 1, behind: 1, unreachable: 1, error: 1)" in proc.stdout
-    assert f"report: {tmp_path / 'report' / 'index.html'}" in proc.stdout
+    assert f"report: {tmp_path / 'report' / 'report.html'}" in proc.stdout
     assert [r[2] for r in _rows(tmp_path / "h.sqlite")] == ["unreachable", "error", "current", "behind"]
     model = json.loads((tmp_path / "report" / "report.json").read_text())
     assert model["summary"]["compliance_rate"] == 25.0
-    assert model["run"]["label"] == "assess"
+    assert model["run"]["label"] == "from-group-vars"
     assert model["run"]["policy"] == {
         "baseline": "latest",
-        "grace_days": 14,
+        "grace_days": 7,
         "months_tolerated": 0,
         "hotpatch": "accept",
         "esu": False,

@@ -77,8 +77,8 @@ def _table(html: str, ident: str) -> list[list[str]]:
 def test_headline_numbers_and_paths(sample: Path, tmp_path: Path) -> None:
     result = write_report(sample, tmp_path / "out")
     assert result["paths"] == {
-        "html": str(tmp_path / "out" / "index.html"),
-        "csv": str(tmp_path / "out" / "hosts.csv"),
+        "html": str(tmp_path / "out" / "report.html"),
+        "csv": str(tmp_path / "out" / "report.csv"),
         "json": str(tmp_path / "out" / "report.json"),
     }
     assert (result["run_id"], result["hosts"], result["compliant"], result["compliance_rate"]) == (4, 12, 6, 50.0)
@@ -101,7 +101,7 @@ def test_headline_numbers_and_paths(sample: Path, tmp_path: Path) -> None:
 def test_json_content(sample: Path, tmp_path: Path) -> None:
     write_report(sample, tmp_path, formats=["json"])
     model = json.loads((tmp_path / "report.json").read_text())
-    assert not (tmp_path / "index.html").exists() and not (tmp_path / "hosts.csv").exists()
+    assert not (tmp_path / "report.html").exists() and not (tmp_path / "report.csv").exists()
     assert [(g["name"], g["hosts"], g["compliant"], g["rate"]) for g in model["by_ring"]] == [
         ("pilot", 3, 3, 100.0),
         ("early", 3, 1, 33.3),
@@ -156,7 +156,7 @@ def test_json_content(sample: Path, tmp_path: Path) -> None:
 
 def test_csv_content(sample: Path, tmp_path: Path) -> None:
     write_report(sample, tmp_path, formats=["csv"])
-    rows = list(csv.DictReader(io.StringIO((tmp_path / "hosts.csv").read_text())))
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "report.csv").read_text())))
     assert len(rows) == 12
     assert list(rows[0]) == list(_report.CSV_COLUMNS)
     by_host = {r["host"]: r for r in rows}
@@ -185,13 +185,13 @@ def test_csv_neutralises_spreadsheet_formulas(tmp_path: Path) -> None:
     with open_history(tmp_path / "h.sqlite") as history:
         history.append([make_assessment("=cmd|' /C calc'!A0", {"state": "error", "reason": "+1+1", "site": "@x"})])
     write_report(tmp_path / "h.sqlite", tmp_path, formats=["csv"])
-    row = next(csv.DictReader(io.StringIO((tmp_path / "hosts.csv").read_text())))
+    row = next(csv.DictReader(io.StringIO((tmp_path / "report.csv").read_text())))
     assert (row["host"], row["reason"], row["site"]) == ("'=cmd|' /C calc'!A0", "'+1+1", "'@x")
 
 
 def test_html_content_and_escaping(sample: Path, tmp_path: Path) -> None:
     write_report(sample, tmp_path, formats=["html"])
-    html = (tmp_path / "index.html").read_text()
+    html = (tmp_path / "report.html").read_text()
     parser = _Text()
     parser.feed(html)
     text = parser.by_id
@@ -219,7 +219,7 @@ def test_html_content_and_escaping(sample: Path, tmp_path: Path) -> None:
 def test_fresh_catalog_has_no_warning(tmp_path: Path) -> None:
     path = write_sample_history(tmp_path / "h.sqlite", stale_last=False)
     write_report(path, tmp_path, formats=["html"])
-    html = (tmp_path / "index.html").read_text()
+    html = (tmp_path / "report.html").read_text()
     assert 'id="stale-catalog"' not in html and "Stale catalog" not in html
 
 
