@@ -28,9 +28,10 @@ def big_fleet() -> dict:
     }
 
 
-def test_a_fleet_of_1050_hosts_starts_and_answers(lab_fleet):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_fleet_of_1050_hosts_starts_and_answers(lab_fleet, processes):
     begin = time.monotonic()
-    lab = lab_fleet(big_fleet())
+    lab = lab_fleet(big_fleet(), processes=processes)
     elapsed = time.monotonic() - begin
     assert len(lab.hosts) == SITES * PER_SITE
     assert len(lab.control.hosts()) == SITES * PER_SITE
@@ -44,4 +45,4 @@ def test_a_fleet_of_1050_hosts_starts_and_answers(lab_fleet):
         host = lab.hosts[name]
         assert result["registry"]["UBR"] == host.ubr
         assert result["registry"]["CurrentBuild"] == str(host.current_build)
-    print(f"1,050 hosts listening after {elapsed:.2f} s; {len(sample)} sampled hosts answered")
+    print(f"1,050 hosts in {processes} process(es) listening after {elapsed:.2f} s; {len(sample)} hosts answered")
