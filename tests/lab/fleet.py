@@ -210,7 +210,14 @@ class Fleet:
     rings: tuple[str, ...] = ()
 
     def host(self, name: str) -> SimHost | None:
-        return next((h for h in self.hosts if h.name == name), None)
+        return self._index().get(name)
+
+    def _index(self) -> dict[str, SimHost]:
+        # built on first use, rebuilt if hosts were added since
+        index = self.__dict__.get("_by_name")
+        if index is None or len(index) != len(self.hosts):
+            index = self.__dict__["_by_name"] = {h.name: h for h in self.hosts}
+        return index
 
     def shard(self, index: int, count: int) -> list[SimHost]:
         """The hosts of shard ``index`` of ``count`` (contiguous blocks, so a site mostly stays in one process)."""
