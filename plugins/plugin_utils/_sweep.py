@@ -19,6 +19,7 @@ Failure kinds, as the caller maps them to states:
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -331,7 +332,8 @@ def run_script(target: Target, command: str, stdin: bytes, *, timeout: float = 6
         username=target.user,
         password=target.password,
         server_cert_validation=target.cert_validation,
-        ca_trust_path=target.ca_trust_path if target.ca_trust_path else "legacy_requests",
+        # Explicit, as pywinrm's "legacy_requests" default warns: the CA file, else requests' own environment.
+        ca_trust_path=target.ca_trust_path or os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE"),
         read_timeout_sec=read_timeout,
         operation_timeout_sec=operation_timeout,
         message_encryption=target.message_encryption,
