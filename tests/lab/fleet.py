@@ -414,6 +414,7 @@ _TOP_KEYS = (
     "rings",
     "releases",
     "builds",
+    "editions",
     "hotpatch",
     "pending_reboot",
     "server_core",
@@ -485,6 +486,7 @@ class _Builder:
         self.second_octet = second_octet
         self.catalog = catalog
         self.seed = ctx.integer(self.data.get("seed", 0), "seed")
+        self.edition_weights = self._editions(self.data.get("editions", {}))
 
     # --- the whole fleet
     def build(self) -> Fleet:
@@ -665,6 +667,23 @@ class _Builder:
             result[months] = weight
         return result
 
+    def _editions(self, value: Any) -> dict[str, dict[str, float]]:
+        """Per release, EditionID weights replacing the defaults in FLAVORS."""
+        if not isinstance(value, Mapping):
+            raise self.ctx.fail("editions", f"must map release ids to EditionID weights, got {_kind(value)}")
+        result = {}
+        for release_id, weights in value.items():
+            where = f"editions.{release_id}"
+            if release_id not in FLAVORS:
+                raise self.ctx.fail(where, f"unknown release (known: {', '.join(sorted(FLAVORS))})")
+            parsed = self.ctx.weights(weights, where)
+            known = [e.edition_id for e in FLAVORS[release_id].editions]
+            for edition_id in parsed:
+                if edition_id not in known:
+                    raise self.ctx.fail(f"{where}.{edition_id}", f"not an edition of {release_id} ({', '.join(known)})")
+            result[release_id] = parsed
+        return result
+
     def _explicit_hosts(self, value: Any) -> list[tuple[str, Mapping[str, Any]]]:
         if not isinstance(value, list):
             raise self.ctx.fail("hosts", f"must be a list of hosts, got {_kind(value)}")
@@ -781,7 +800,8 @@ class _Builder:
         for i in range(count):
             release_id = release_of[i]
             flavor = FLAVORS[release_id]
-            edition = rng.choices(flavor.editions, weights=[e.weight for e in flavor.editions])[0]
+            weights = self.edition_weights.get(release_id) or {e.edition_id: e.weight for e in flavor.editions}
+            edition = rng.choices(flavor.editions, weights=[weights.get(e.edition_id, 0) for e in flavor.editions])[0]
             installation_type = "Client"
             if flavor.family == "server":
                 installation_type = "Server Core" if rng.random() < fractions["server_core"] else "Server"

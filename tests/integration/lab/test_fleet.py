@@ -151,6 +151,18 @@ def test_build_distribution_is_exact_and_drawn_from_the_catalog(catalog):
             assert behind == wanted
 
 
+def test_edition_weights_override_the_defaults():
+    data = _base() | {"editions": {"windows_11_24h2": {"Enterprise": 1}, "windows_server_2022": {"ServerTurbine": 1}}}
+    fleet = load_fleet(data)
+    assert {(h.release_id, h.edition_id) for h in fleet.hosts} == {
+        ("windows_11_24h2", "Enterprise"),
+        ("windows_server_2022", "ServerTurbine"),
+    }
+    assert {h.product_name for h in fleet.hosts if h.edition_id == "ServerTurbine"} == {
+        "Windows Server 2022 Datacenter: Azure Edition"
+    }
+
+
 def test_rings_and_addresses():
     fleet = load_fleet(_base())
     assert Counter(h.ring for h in fleet.hosts) == {"pilot": 10, "early": 40, "broad": 150}
@@ -229,6 +241,8 @@ def _with(path: str, value: Any) -> dict[str, Any]:
         ("builds", {"latest": -1}, "fleet.yml: builds.latest: must be at least 0.0, got -1"),
         ("rings", {"pilot": 150, "early": "60%"}, "fleet.yml: rings: the rings ask for 271 hosts but the fleet has 202"),
         ("rings", {"pilot": "half"}, "fleet.yml: rings.pilot: must be a count, a percentage like '10%' or 'rest', got the string 'half'"),
+        ("editions", {"windows_11_24h2": {"Home": 1}}, "fleet.yml: editions.windows_11_24h2.Home: not an edition of windows_11_24h2 (Professional, Enterprise, EnterpriseS, IoTEnterpriseS)"),
+        ("editions", {"windows_11_24h2": {"Enterprise": 0}}, "fleet.yml: editions.windows_11_24h2: the weights add up to 0"),
         ("hotpatch", 1.5, "fleet.yml: hotpatch: must be between 0.0 and 1.0, got 1.5"),
         ("faults", [{"hosts": "nope-*", "set": {"down": True}}], "fleet.yml: faults[0].hosts: 'nope-*' matches no host"),
         ("faults", [{"set": {"dwn": True}}], "fleet.yml: faults[0].set: unknown key 'dwn' (expected one of: down, auth_refused, slow_seconds, operation_timeout_storm, http_500, drop_during_command, reboot_downtime)"),
