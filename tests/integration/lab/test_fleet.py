@@ -1,6 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Fleet files: validation errors (exact text), determinism, and distributions drawn from the real catalog."""
-# ruff: noqa: E501 -- the table of exact error messages below reads best one case per line
 
 from __future__ import annotations
 
@@ -229,31 +228,98 @@ def _with(path: str, value: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        ("sites/1/subnet", "127.3.0", "fleet.yml: sites[1].subnet: '127.3.0' is not a /24 on loopback (like 127.10.1.0/24)"),
-        ("sites/1/subnet", "10.3.0.0/24", "fleet.yml: sites[1].subnet: '10.3.0.0/24' is not a /24 on loopback (like 127.10.1.0/24)"),
-        ("sites/1/subnet", "127.30.1.0/24", "fleet.yml: sites[1].subnet: 127.30.1.0/24 is already used by site 'one'"),
+        (
+            "sites/1/subnet", "127.3.0",
+            "fleet.yml: sites[1].subnet: '127.3.0' is not a /24 on loopback (like 127.10.1.0/24)",
+        ),
+        (
+            "sites/1/subnet", "10.3.0.0/24",
+            "fleet.yml: sites[1].subnet: '10.3.0.0/24' is not a /24 on loopback (like 127.10.1.0/24)",
+        ),
+        (
+            "sites/1/subnet", "127.30.1.0/24",
+            "fleet.yml: sites[1].subnet: 127.30.1.0/24 is already used by site 'one'",
+        ),
         ("sites/1/name", "one", "fleet.yml: sites[1].name: site 'one' is defined twice"),
         ("sites/0/count", "many", "fleet.yml: sites[0].count: must be an integer, got the string 'many'"),
-        ("sites/0/count", 300, "fleet.yml: sites[0].count: 300 generated + 0 listed hosts do not fit in 127.30.1.0/24 (at most 245 addresses, .10-.254)"),
-        ("sites/0/subnett", "x", "fleet.yml: sites[0]: unknown key 'subnett' (expected one of: name, subnet, count, releases, builds, user, password, transport, scheme, auth, policy, reboot_downtime)"),
-        ("releases", {"windows_12": 1}, "fleet.yml: releases.windows_12: unknown release (known: " + ", ".join(sorted(RELEASES)) + ")"),
-        ("builds", {"latest-1": 5}, "fleet.yml: builds.latest-1: must be 'latest' or a number of months behind (0-120)"),
+        (
+            "sites/0/count", 300,
+            "fleet.yml: sites[0].count: 300 generated + 0 listed hosts do not fit in 127.30.1.0/24"
+            " (at most 245 addresses, .10-.254)",
+        ),
+        (
+            "sites/0/subnett", "x",
+            "fleet.yml: sites[0]: unknown key 'subnett' (expected one of: name, subnet, count, releases,"
+            " builds, user, password, transport, scheme, auth, policy, reboot_downtime)",
+        ),
+        (
+            "releases", {"windows_12": 1},
+            "fleet.yml: releases.windows_12: unknown release (known: " + ", ".join(sorted(RELEASES)) + ")",
+        ),
+        (
+            "builds", {"latest-1": 5},
+            "fleet.yml: builds.latest-1: must be 'latest' or a number of months behind (0-120)",
+        ),
         ("builds", {"latest": -1}, "fleet.yml: builds.latest: must be at least 0.0, got -1"),
-        ("rings", {"pilot": 150, "early": "60%"}, "fleet.yml: rings: the rings ask for 271 hosts but the fleet has 202"),
-        ("rings", {"pilot": "half"}, "fleet.yml: rings.pilot: must be a count, a percentage like '10%' or 'rest', got the string 'half'"),
-        ("editions", {"windows_11_24h2": {"Home": 1}}, "fleet.yml: editions.windows_11_24h2.Home: not an edition of windows_11_24h2 (Professional, Enterprise, EnterpriseS, IoTEnterpriseS)"),
-        ("editions", {"windows_11_24h2": {"Enterprise": 0}}, "fleet.yml: editions.windows_11_24h2: the weights add up to 0"),
+        (
+            "rings", {"pilot": 150, "early": "60%"},
+            "fleet.yml: rings: the rings ask for 271 hosts but the fleet has 202",
+        ),
+        (
+            "rings", {"pilot": "half"},
+            "fleet.yml: rings.pilot: must be a count, a percentage like '10%' or 'rest', got the string"
+            " 'half'",
+        ),
+        (
+            "editions", {"windows_11_24h2": {"Home": 1}},
+            "fleet.yml: editions.windows_11_24h2.Home: not an edition of windows_11_24h2 (Professional,"
+            " Enterprise, EnterpriseS, IoTEnterpriseS)",
+        ),
+        (
+            "editions", {"windows_11_24h2": {"Enterprise": 0}},
+            "fleet.yml: editions.windows_11_24h2: the weights add up to 0",
+        ),
         ("hotpatch", 1.5, "fleet.yml: hotpatch: must be between 0.0 and 1.0, got 1.5"),
-        ("faults", [{"hosts": "nope-*", "set": {"down": True}}], "fleet.yml: faults[0].hosts: 'nope-*' matches no host"),
-        ("faults", [{"set": {"dwn": True}}], "fleet.yml: faults[0].set: unknown key 'dwn' (expected one of: down, auth_refused, slow_seconds, operation_timeout_storm, http_500, drop_during_command, reboot_downtime)"),
-        ("faults", [{"set": {"down": "yes"}}], "fleet.yml: faults[0].set.down: must be true or false, got the string 'yes'"),
-        ("sites/1/password", "Other-Passw0rd!", "fleet.yml: sites[1].password: user 'winpatch' already has another password in site 'one'; the lab's NTLM needs one password per user name across the fleet (use another user name)"),
-        ("sites/1/transport", "kerberos", "fleet.yml: sites[1].transport: must be one of basic, ntlm, got 'kerberos'"),
+        (
+            "faults", [{"hosts": "nope-*", "set": {"down": True}}],
+            "fleet.yml: faults[0].hosts: 'nope-*' matches no host",
+        ),
+        (
+            "faults", [{"set": {"dwn": True}}],
+            "fleet.yml: faults[0].set: unknown key 'dwn' (expected one of: down, auth_refused, slow_seconds,"
+            " operation_timeout_storm, http_500, drop_during_command, reboot_downtime)",
+        ),
+        (
+            "faults", [{"set": {"down": "yes"}}],
+            "fleet.yml: faults[0].set.down: must be true or false, got the string 'yes'",
+        ),
+        (
+            "sites/1/password", "Other-Passw0rd!",
+            "fleet.yml: sites[1].password: user 'winpatch' already has another password in site 'one'; the"
+            " lab's NTLM needs one password per user name across the fleet (use another user name)",
+        ),
+        (
+            "sites/1/transport", "kerberos",
+            "fleet.yml: sites[1].transport: must be one of basic, ntlm, got 'kerberos'",
+        ),
         ("sites/1/auth", ["ntlm"], None),  # valid: transport defaults to ntlm
-        ("hosts", [{"name": "x1", "site": "three", "release": "windows_11_24h2"}], "fleet.yml: hosts[0].site: no site named 'three' (sites: one, two)"),
-        ("hosts", [{"name": "x1", "site": "one", "release": "windows_11_24h2", "edition": "Home"}], "fleet.yml: hosts[0].edition: 'Home' is not an edition of windows_11_24h2 (Professional, Enterprise, EnterpriseS, IoTEnterpriseS)"),
-        ("hosts", [{"name": "x1", "site": "one", "release": "windows_10_1909", "build": "10.0.19045.1"}], "fleet.yml: hosts[0].build: '10.0.19045.1' is not a build of windows_10_1909 (10.0.18363.<UBR>)"),
-        ("hosts", [{"name": "X_1", "site": "one", "release": "windows_11_24h2"}], "fleet.yml: hosts[0].name: 'X_1' is not a host name (a-z, 0-9, -; at most 40)"),
+        (
+            "hosts", [{"name": "x1", "site": "three", "release": "windows_11_24h2"}],
+            "fleet.yml: hosts[0].site: no site named 'three' (sites: one, two)",
+        ),
+        (
+            "hosts", [{"name": "x1", "site": "one", "release": "windows_11_24h2", "edition": "Home"}],
+            "fleet.yml: hosts[0].edition: 'Home' is not an edition of windows_11_24h2 (Professional,"
+            " Enterprise, EnterpriseS, IoTEnterpriseS)",
+        ),
+        (
+            "hosts", [{"name": "x1", "site": "one", "release": "windows_10_1909", "build": "10.0.19045.1"}],
+            "fleet.yml: hosts[0].build: '10.0.19045.1' is not a build of windows_10_1909 (10.0.18363.<UBR>)",
+        ),
+        (
+            "hosts", [{"name": "X_1", "site": "one", "release": "windows_11_24h2"}],
+            "fleet.yml: hosts[0].name: 'X_1' is not a host name (a-z, 0-9, -; at most 40)",
+        ),
     ],
 )  # fmt: skip
 def test_validation_errors_name_the_field(tmp_path, monkeypatch, path, value, message):
