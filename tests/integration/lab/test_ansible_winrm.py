@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 from collections.abc import Callable
 
 import pytest
 
-from tests.integration.lab.conftest import log_entries, run_ansible, write_inventory
+from tests.integration.lab.conftest import PASSWORD, log_entries, run_ansible, write_inventory
 from tests.lab.host import SimHost
 from tests.lab.wsman.server import LabServer
 
@@ -131,3 +132,60 @@ def test_win_reboot_play(wsman_lab: LabServer, new_host: NewHost, tmp_path: path
     raw = [i.get("script") for i in host.invocations if i["kind"] == "raw"]
     assert raw[:2] == ["boot_time", "shutdown /r"]
     assert raw[-1] == "logon_test"
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_connection_plugin_put_and_fetch_file(
+    wsman_lab: LabServer, new_host: NewHost, tmp_path: pathlib.Path, scheme: str
+) -> None:
+    """Ansible's own winrm connection plugin (in-process) moves 1.3 MB each way; sha1 is checked by the plugin."""
+    from ansible.errors import AnsibleError
+    from ansible.playbook.play_context import PlayContext
+    from ansible.plugins.loader import connection_loader
+
+    host = new_host()
+    assert wsman_lab.tls is not None
+    conn = connection_loader.get("winrm", PlayContext(), "/dev/null")
+    conn.set_options(
+        var_options={
+            "_extras": {
+                "ansible_winrm_server_cert_validation": "validate",
+                "ansible_winrm_ca_trust_path": str(wsman_lab.tls.ca_path),
+            }
+        },
+        direct={
+            "remote_addr": host.address,
+            "remote_user": "winpatch",
+            "remote_password": PASSWORD,
+            "port": 5985 if scheme == "http" else 5986,
+            "winrm_transport": ["ntlm"],
+            "winrm_scheme": scheme,
+        },
+    )
+    payload = os.urandom(1_300_000)
+    source = tmp_path / "payload.bin"
+    source.write_bytes(payload)
+    target = tmp_path / "fetched.bin"
+    try:
+        conn.put_file(str(source), r"C:\Windows\Temp\Payload.bin")
+        assert host.files[r"c:\windows\temp\payload.bin"] == payload
+        conn.fetch_file(r"C:\Windows\Temp\PAYLOAD.bin", str(target))
+        assert target.read_bytes() == payload
+        with pytest.raises(AnsibleError, match="failed to transfer file"):
+            conn.fetch_file(r"C:\Windows\Temp\missing.bin", str(tmp_path / "missing.bin"))
+        assert conn.exec_command("Write-Output hi") == (0, b"hi\r\n", b"")
+    finally:
+        conn.close()
+    kinds = [i["kind"] for i in host.invocations]
+    assert kinds[:2] == ["put_file", "fetch_file"] and "raw" in kinds
+
+
+def test_gather_facts_minimal(wsman_lab: LabServer, new_host: NewHost, tmp_path: pathlib.Path) -> None:
+    host = new_host(current_build=20348, ubr=4294, installation_type="Server", product_name="Windows Server 2022")
+    inventory = write_inventory(tmp_path, wsman_lab, [host], "basic")
+    result = run_ansible(tmp_path, "ansible", "all", "-i", str(inventory), "-m", "ansible.windows.setup")
+    assert result.returncode == 0, result.stdout + result.stderr
+    facts = json.loads(result.stdout.split("=>", 1)[1])["ansible_facts"]
+    assert facts["ansible_distribution_version"] == "10.0.20348.4294"
+    assert facts["ansible_os_product_type"] == "server"
+    assert facts["ansible_hostname"] == host.name
