@@ -163,7 +163,7 @@ def test_operation_timeout_storm(wsman_lab: LabServer, new_host: NewHost) -> Non
     proto = protocol(wsman_lab, host, "basic")
     shell = proto.open_shell()
     command = proto.run_command(shell, "powershell", ["-NoProfile", "-EncodedCommand", encoded("Write-Output hi")])
-    for _ in range(3):
+    for _attempt in range(3):
         with pytest.raises(WinRMOperationTimeoutError):
             proto.get_command_output_raw(shell, command)
     stdout, _stderr, rc, done = proto.get_command_output_raw(shell, command)
@@ -185,7 +185,7 @@ def test_long_command_receive_times_out_then_completes(wsman_lab: LabServer, new
     started = time.monotonic()
     while True:
         try:
-            _, _, rc, done = proto.get_command_output_raw(shell, command)
+            _out, _err, rc, done = proto.get_command_output_raw(shell, command)
         except WinRMOperationTimeoutError:
             timeouts += 1
             continue
@@ -341,7 +341,7 @@ def test_large_output_is_chunked_under_max_envelope_size(wsman_lab: LabServer, n
     proto.send_command_input(shell, command, b'{"size": 300000}', end=True)
     chunks = []
     while True:
-        stdout, _, rc, done = proto.get_command_output_raw(shell, command)
+        stdout, _err, rc, done = proto.get_command_output_raw(shell, command)
         chunks.append(len(stdout))
         if done:
             break
@@ -360,7 +360,7 @@ def test_output_uses_the_shell_codepage(
     proto = protocol(wsman_lab, host, "basic")
     shell = proto.open_shell(codepage=codepage)
     command = proto.run_command(shell, "powershell", ["-EncodedCommand", encoded("Write-Output 'Grüße'")])
-    stdout, _, rc = proto.get_command_output(shell, command)
+    stdout, _err, rc = proto.get_command_output(shell, command)
     proto.close_shell(shell)
     assert (stdout, rc) == (expected + b"\r\n", 0)
 
@@ -372,7 +372,7 @@ def test_every_encoded_command_prefix(wsman_lab: LabServer, new_host: NewHost, f
     shell = proto.open_shell()
     # Windows PowerShell accepts any of these; the whole line may also arrive in rsp:Command alone
     command = proto.run_command(shell, f"PowerShell.exe -NoProfile {flag} {encoded('Write-Output ok')}")
-    stdout, _, rc = proto.get_command_output(shell, command)
+    stdout, _err, rc = proto.get_command_output(shell, command)
     proto.close_shell(shell)
     assert (stdout, rc) == (b"ok\r\n", 0)
 
@@ -383,7 +383,7 @@ def test_unknown_shell_and_quota_faults(wsman_lab: LabServer, new_host: NewHost)
     with pytest.raises(WSManFaultError) as caught:
         proto.run_command("00000000-0000-0000-0000-000000000000", "hostname")
     assert caught.value.wsman_fault_code == soap.CODE_SHELL_NOT_FOUND
-    shells = [proto.open_shell() for _ in range(30)]
+    shells = [proto.open_shell() for _shell in range(30)]
     with pytest.raises(WSManFaultError) as caught:
         proto.open_shell()
     assert caught.value.wsman_fault_code == soap.CODE_MAX_SHELLS

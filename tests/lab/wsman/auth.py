@@ -178,7 +178,7 @@ class ConnectionAuth:
                     return AuthResult(None, challenge_headers(host), "user removed")
                 return AuthResult(self._ntlm_user)
             return AuthResult(None, challenge_headers(host), "no credentials", challenge=True)
-        scheme, _, token = authorization.strip().partition(" ")
+        scheme, _sep, token = authorization.strip().partition(" ")
         scheme_l = scheme.lower()
         if scheme_l == "basic":
             result = self._basic(host, token.strip())
@@ -195,7 +195,7 @@ class ConnectionAuth:
         if not host.auth_basic:
             return AuthResult(None, challenge_headers(host), "Basic authentication is disabled on this host")
         try:
-            login, _, password = base64.b64decode(token, validate=True).decode("utf-8").partition(":")
+            login, _sep, password = base64.b64decode(token, validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return AuthResult(None, challenge_headers(host), "malformed Basic credentials")
         user = find_user(host, login)

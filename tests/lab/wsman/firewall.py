@@ -59,7 +59,7 @@ def _port_matches(ports: list[int] | list[str], port: int) -> bool:
         if text in ("any", "*"):
             return True
         if "-" in text:
-            low, _, high = text.partition("-")
+            low, _sep, high = text.partition("-")
             if low.isdigit() and high.isdigit() and int(low) <= port <= int(high):
                 return True
         elif text.isdigit() and int(text) == port:

@@ -531,7 +531,7 @@ class LabServer:
                 if self._stopping.is_set():
                     return
                 raise
-            for key, _ in events:
+            for key, _mask in events:
                 listener = key.data
                 if listener is None:
                     with contextlib.suppress(OSError):
@@ -551,7 +551,7 @@ class LabServer:
         sock = listener.sock
         if sock is None:
             return
-        for _ in range(64):  # drain the backlog
+        for _attempt in range(64):  # drain the backlog
             try:
                 conn, addr = sock.accept()
             except (BlockingIOError, InterruptedError):
