@@ -226,6 +226,10 @@ class _ConnectionHandler(http.server.BaseHTTPRequestHandler):
         except DropConnection:
             self._drop()
             return
+        except Exception as exc:  # a lab bug: answer with a fault that says so, and log it
+            lab.record("error", host, level="error", reason=f"serving a request failed: {exc!r}")
+            fault = soap.WsmanFault(f"hygiene.winpatch lab internal error: {exc!r}", wsman_code=soap.CODE_E_FAIL)
+            status, payload = fault.http_status, fault.envelope(relates_to, host.name)
         if encrypted:
             self._reply(status, self.auth.wrap(payload), wsauth.ENCRYPTED_CONTENT_TYPE)
         else:
@@ -297,6 +301,8 @@ class LabServer:
                 self.tls = TlsMaterial.create(
                     pathlib.Path(tempfile.mkdtemp(prefix="winpatch-lab-tls-")), self._by_address.keys()
                 )
+            elif self.https_port is not None and self.tls is not None:
+                self.tls.add_addresses(self._by_address.keys())  # no-op for addresses it already covers
             self._raise_fd_limit(len(self.hosts))
             wsauth.NTLM_USERS.register(id(self), lambda: list(self.hosts.values()))
             self._selector = selectors.DefaultSelector()
@@ -591,6 +597,10 @@ class LabServer:
         except OSError:
             conn.close()
             return
+        except Exception as exc:  # a lab bug (e.g. no certificate for the address): log it, never hang
+            self.record("error", host, level="error", reason=f"accepting a connection failed: {exc!r}")
+            conn.close()
+            return
         with self._lock:
             self._connections[host.name].add(conn)
         self.count(f"connections_{listener.scheme}")
@@ -599,7 +609,7 @@ class LabServer:
         except (OSError, ssl.SSLError):
             pass  # the client went away or the lab dropped the connection
         except Exception as exc:
-            self.record("error", host, level="error", event_detail="connection handler crashed", reason=repr(exc))
+            self.record("error", host, level="error", reason=f"connection handler crashed: {exc!r}")
         finally:
             with self._lock:
                 self._connections[host.name].discard(conn)
