@@ -360,8 +360,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         defaults = self.get_option("connection") or {}
         for state in STATES:
             self.inventory.add_group(f"winpatch_{state}")
+        # Each host's result is dropped once set (the cache, if any, is written already): on large sweeps
+        # this keeps one copy of the variables, the inventory's, instead of two.
+        results = dict(results)
         for name, variables, added in hosts:
-            facts = results.get(name)
+            facts = results.pop(name, None)
             if facts is None:  # a cache written for another host list; the host is simply not assessed
                 continue
             if added:
