@@ -27,6 +27,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "catalog_stale": {"type": "bool"},
     "started_at": {"type": "str"},
     "extra_vars": {"type": "list", "elements": "str", "default": []},
+    "results_var": {"type": "str"},
 }
 
 
@@ -67,7 +68,9 @@ class ActionModule(ActionBase):
 
         # Read each host's winpatch_* variables, validating them all before anything is written.
         try:
-            rows = assessments_from_hostvars(hosts, task_vars.get("hostvars", {}), extra_vars=args["extra_vars"])
+            rows = assessments_from_hostvars(
+                hosts, task_vars.get("hostvars", {}), extra_vars=args["extra_vars"], results_var=args["results_var"]
+            )
         except HistoryError as e:
             raise AnsibleActionFail(str(e)) from e
         dates = sorted({a.catalog_date for a in rows if a.catalog_date})

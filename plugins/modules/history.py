@@ -62,6 +62,14 @@ options:
       - When the assessment started, as ISO 8601 UTC text.
       - Defaults to the earliest C(winpatch_checked_at) among the hosts, or now.
     type: str
+  results_var:
+    description:
+      - Name of a variable registered on the hosts from a M(hygiene.winpatch.build_facts) task run with
+        C(ignore_unreachable) and C(ignore_errors).
+      - For each host on which that task ran, its result is what gets recorded, whatever older C(winpatch_*)
+        variables the host has; the facts it returned, or V(unreachable) or V(error) with the task's message.
+      - Hosts on which the task was skipped are read from their variables as usual.
+    type: str
   extra_vars:
     description:
       - Names of further host variables to keep in each row's C(details), besides C(winpatch_missing_months),

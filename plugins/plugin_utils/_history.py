@@ -239,15 +239,41 @@ NOT_ASSESSED = (
 )
 
 
+def _result_values(result: Mapping[str, Any], hv: Mapping[str, Any]) -> dict[str, Any] | None:
+    """This run's values for a host from its registered build_facts result; None when the task did not run."""
+    if result.get("skipped"):
+        return None
+    grouping = {key: hv.get(key) for key in ("winpatch_site", "winpatch_ring") if hv.get(key) is not None}
+    message = str(result.get("msg") or "").strip()
+    if result.get("unreachable"):
+        return {**grouping, "winpatch_state": "unreachable", "winpatch_reason": message or "unreachable"}
+    if result.get("failed"):
+        return {**grouping, "winpatch_state": "error", "winpatch_reason": message or "build_facts failed"}
+    facts = result.get("ansible_facts")
+    if not isinstance(facts, Mapping) or "winpatch_state" not in facts:
+        return {
+            **grouping,
+            "winpatch_state": "error",
+            "winpatch_reason": f"build_facts returned no winpatch_state: {message}",
+        }
+    return {**grouping, **facts}
+
+
 def assessments_from_hostvars(
-    hosts: Iterable[Any], hostvars: Mapping[str, Any], *, extra_vars: Iterable[str] = ()
+    hosts: Iterable[Any],
+    hostvars: Mapping[str, Any],
+    *,
+    extra_vars: Iterable[str] = (),
+    results_var: str | None = None,
 ) -> list[Assessment]:
     """One :class:`Assessment` per host from its ``winpatch_*`` variables.
 
-    A variable is taken from the host's variables first (facts are injected there by default, and
-    ``set_fact`` wins over facts), then from ``ansible_facts``. A host without ``winpatch_state`` is
-    recorded as ``error`` with :data:`NOT_ASSESSED` as its reason, so that no host of the play vanishes
-    from the history.
+    With ``results_var``, a host whose registered ``build_facts`` result under that name shows the task ran
+    is taken from that result: its facts, or ``unreachable`` / ``error`` with the task's message (stale
+    variables of an earlier sweep are then ignored). Otherwise a variable is taken from the host's variables
+    first (facts are injected there by default, and ``set_fact`` wins over facts), then from
+    ``ansible_facts``. A host without ``winpatch_state`` is recorded as ``error`` with :data:`NOT_ASSESSED`
+    as its reason, so that no host of the play vanishes from the history.
     """
     wanted = (*_HOST_VARS, "winpatch_catalog_stale", *DETAIL_VARS, *extra_vars)
     out = []
@@ -255,14 +281,19 @@ def assessments_from_hostvars(
         hv = hostvars.get(host)
         if hv is None:
             raise HistoryError(f"Failed to record host {host!r}: it is not in the inventory")
-        facts = hv.get("ansible_facts") or {}
+        result = hv.get(results_var) if results_var else None
+        fresh = _result_values(result, hv) if isinstance(result, Mapping) else None
         values: dict[str, Any] = {}
-        for key in wanted:
-            value = hv.get(key)
-            if value is None and isinstance(facts, Mapping):
-                value = facts.get(key)
-            if value is not None:
-                values[key] = value
+        if fresh is not None:
+            values = {key: fresh[key] for key in wanted if fresh.get(key) is not None}
+        else:
+            facts = hv.get("ansible_facts") or {}
+            for key in wanted:
+                value = hv.get(key)
+                if value is None and isinstance(facts, Mapping):
+                    value = facts.get(key)
+                if value is not None:
+                    values[key] = value
         if "winpatch_state" not in values:
             values["winpatch_state"] = "error"
             values.setdefault("winpatch_reason", NOT_ASSESSED)

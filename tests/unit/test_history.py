@@ -249,3 +249,22 @@ def test_assessments_from_hostvars_precedence_and_missing_hosts() -> None:
     }
     with pytest.raises(HistoryError, match=r"^Failed to record host 'zz': it is not in the inventory$"):
         _history.assessments_from_hostvars(["zz"], hostvars)
+
+
+def test_assessments_from_a_registered_build_facts_result() -> None:
+    stale = {"winpatch_state": "current", "winpatch_build": "10.0.26100.1", "winpatch_site": "paris"}
+    hostvars = {
+        "down": {**stale, "read": {"unreachable": True, "msg": "Failed to connect to down: refused", "changed": False}},
+        "bad": {**stale, "read": {"failed": True, "msg": "Failed to read the build facts: garbage"}},
+        "ok": {**stale, "read": {"ansible_facts": {"winpatch_state": "behind", "winpatch_build": "10.0.26100.2"}}},
+        "plugin": {**stale, "read": {"skipped": True, "skip_reason": "Conditional result was False"}},
+        "empty": {**stale, "read": {"changed": False, "msg": "odd"}},
+    }
+    rows = _history.assessments_from_hostvars(list(hostvars), hostvars, results_var="read")
+    assert [(r.host, r.state, r.build, r.reason, r.site) for r in rows] == [
+        ("down", "unreachable", None, "Failed to connect to down: refused", "paris"),
+        ("bad", "error", None, "Failed to read the build facts: garbage", "paris"),
+        ("ok", "behind", "10.0.26100.2", None, "paris"),
+        ("plugin", "current", "10.0.26100.1", None, "paris"),
+        ("empty", "error", None, "build_facts returned no winpatch_state: odd", "paris"),
+    ]
