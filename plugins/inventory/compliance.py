@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 name: compliance
 short_description: Group Windows hosts by patch compliance, read from their OS build over WinRM
 version_added: 0.1.0
-author: hygiene.winpatch contributors
+author: hygiene.winpatch maintainers (!UNKNOWN)
 description:
   - Reads each Windows host's build (C(CurrentBuild) and C(UBR)), pending-reboot signals, WSUS/WUfB policy values,
     hotpatch eligibility and last boot time with one PowerShell script over WinRM (pywinrm), and judges it against

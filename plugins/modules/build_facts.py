@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: (c) 2026, hygiene.winpatch contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # This module is implemented by the action plugin of the same name; this file holds its documentation.
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ description:
     as facts.
   - The script's text never changes; its parameters go as JSON on its standard input.
 author:
-  - hygiene.winpatch maintainers
+  - hygiene.winpatch maintainers (!UNKNOWN)
 options:
   baseline:
     description: The month hosts must have, V(latest) (the last Patch Tuesday as of O(as_of)) or C(YYYY-MM).
@@ -47,6 +48,10 @@ options:
   catalog_path:
     description: The baseline catalog (JSON) on the controller to use instead of the one shipped in the collection.
     type: path
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - ansible.builtin.action_common_attributes.facts
 attributes:
   action:
     support: full
