@@ -16,6 +16,7 @@ import base64
 import functools
 import json
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -91,18 +92,33 @@ def encode_params(params: dict[str, Any] | None = None) -> bytes:
         raise ScriptError(f"Failed to encode the script parameters as JSON: {e}") from e
 
 
+_CLIXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _clixml_errors(data: str) -> str | None:
+    """The text of the error records in a ``#< CLIXML`` block, or None when it does not parse.
+
+    ansible-core has a decoder, but it is private and moved between 2.19 and 2.21; the format is small: an
+    ``<Objs>`` document whose ``<S S="Error">`` strings escape control characters as ``_xHHHH_``.
+    """
+    head, _, body = data.partition("#< CLIXML")
+    try:
+        root = ET.fromstring(body.strip())  # noqa: S314 - expat resolves no external entities
+    except ET.ParseError:
+        return None
+    texts = [el.text or "" for el in root.iter() if el.tag.endswith("}S") and el.get("S") == "Error"]
+    decoded = _CLIXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), "".join(texts))
+    return (head + decoded).strip()
+
+
 def clean_stderr(stderr: bytes | str) -> str:
     """stderr as text, with PowerShell's CLIXML error records turned into their messages."""
-    data = stderr if isinstance(stderr, bytes) else stderr.encode("utf-8", "replace")
-    if b"#< CLIXML" in data:
-        try:
-            # ansible-core's own decoder (the one the winrm connection uses); private, so guarded.
-            from ansible.plugins.shell.powershell import _replace_stderr_clixml
-
-            data = _replace_stderr_clixml(data)
-        except Exception:  # noqa: S110 - keep the raw text when the decoder is absent or fails
-            pass
-    return data.decode("utf-8", "replace").strip()
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    if "#< CLIXML" in text:
+        decoded = _clixml_errors(text)
+        if decoded is not None:
+            return decoded
+    return text.strip()
 
 
 def _quote(text: str) -> str:
