@@ -58,6 +58,19 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         path = os.path.expanduser(args["path"])
+        if args["started_at"] and _started_at([args["started_at"]]) is None:
+            raise AnsibleActionFail(
+                "Failed to append to the history: option 'started_at' must be an ISO 8601 time, "
+                f"got {args['started_at']!r}"
+            )
+        if args["catalog_date"]:
+            try:
+                datetime.date.fromisoformat(args["catalog_date"])
+            except ValueError:
+                raise AnsibleActionFail(
+                    "Failed to append to the history: option 'catalog_date' must be a date (YYYY-MM-DD), "
+                    f"got {args['catalog_date']!r}"
+                ) from None
 
         # The hosts: the play's hosts, failed and unreachable ones included, unless listed explicitly.
         hosts = args["hosts"] if args["hosts"] is not None else task_vars.get("ansible_play_hosts_all", [])
@@ -78,7 +91,9 @@ class ActionModule(ActionBase):
         stale = args["catalog_stale"]
         if stale is None:
             stale = any(a.catalog_stale for a in rows)
-        started_at = args["started_at"] or _started_at([a.checked_at for a in rows if a.checked_at])
+        started_at = _started_at(
+            [args["started_at"]] if args["started_at"] else [a.checked_at for a in rows if a.checked_at]
+        )
 
         result.update(run_summary(rows))
         result.update({"path": path, "catalog_date": catalog_date, "catalog_stale": stale, "changed": True})

@@ -278,3 +278,16 @@ def test_assess_playbook_refuses_a_bad_source(tmp_path: Path) -> None:
     assert "Failed to start the assessment: winpatch_assess_source must be auto, facts or inventory" in proc.stdout
     assert "(got sometimes)" in proc.stdout
     assert not (tmp_path / "h.sqlite").exists()
+
+
+def test_bad_options_fail_clearly_and_write_nothing(tmp_path: Path) -> None:
+    play = PLAY.replace("        label: integration", "        label: integration\n        started_at: yesterday-ish")
+    proc = _run(tmp_path, play, INVENTORY, *_vars(tmp_path))
+    assert proc.returncode != 0
+    assert "Failed to append to the history: option 'started_at' must be an ISO 8601 time, got 'yesterday-ish'" in (
+        proc.stdout
+    )
+    play = PLAY.replace("        label: integration", "        label: integration\n        catalog_date: '2026-13-45'")
+    proc = _run(tmp_path, play, INVENTORY, *_vars(tmp_path))
+    assert "option 'catalog_date' must be a date (YYYY-MM-DD), got '2026-13-45'" in proc.stdout
+    assert not (tmp_path / "h.sqlite").exists()
