@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import subprocess
 from collections.abc import Callable
 from typing import Any
@@ -342,3 +343,20 @@ def test_bad_options_fail_clearly(tmp_path: pathlib.Path, options: dict[str, Any
     )
     assert proc.returncode != 0
     assert message in " ".join(proc.stderr.split())
+
+
+def test_progress_lines_go_to_stderr(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:
+    lab = lab_fleet(tiny_fleet(a={"release": "windows_11_24h2"}, b={"release": "windows_11_24h2"}))
+    listing, stderr = inventory_list(write_config(tmp_path, lab.inventory, progress_every=1))
+    assert set(listing["_meta"]["hostvars"]) == {"a", "b"}  # stdout stayed pure JSON
+    assert "winpatch sweep: 1/2 hosts read" in stderr and "winpatch sweep: 2/2 hosts read" in stderr
+    # -v: one line per host (ansible itself prints its config line on stdout then, so read stderr only).
+    proc = subprocess.run(
+        [ansible_bin("ansible-inventory"), "-i", str(write_config(tmp_path, lab.inventory)), "--list", "-v"],
+        capture_output=True,
+        text=True,
+        env=ansible_env(),
+        check=True,
+    )
+    assert "winpatch sweep [1/2] " in proc.stderr and "winpatch sweep [2/2] " in proc.stderr
+    assert sorted(re.findall(r"winpatch sweep \[\d/2\] (\w+): ok", proc.stderr)) == ["a", "b"]
