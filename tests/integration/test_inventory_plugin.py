@@ -360,3 +360,43 @@ def test_progress_lines_go_to_stderr(lab_fleet: Callable[..., Any], tmp_path: pa
     )
     assert "winpatch sweep [1/2] " in proc.stderr and "winpatch sweep [2/2] " in proc.stderr
     assert sorted(re.findall(r"winpatch sweep \[\d/2\] (\w+): ok", proc.stderr)) == ["a", "b"]
+
+
+def test_https_with_certificate_validation(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:
+    lab = lab_fleet(tiny_fleet(a={"release": "windows_11_24h2"}), https=True)
+    assert lab.ca_path is not None
+    listing, _ = inventory_list(write_config(tmp_path, lab.inventory))
+    got = hostvars(listing, "a")
+    assert got["ansible_winrm_server_cert_validation"] == "validate"
+    assert got["winpatch_build"] == lab.hosts["a"].build, got["winpatch_reason"]
+
+    # The same host checked against another CA (the system's): the certificate is refused, precisely.
+    other = tmp_path / "other"
+    other.mkdir()
+    address = lab.hosts["a"].address
+    config = other / "tls.winpatch.yml"
+    config.write_text(
+        json.dumps(
+            {
+                "plugin": "hygiene.winpatch.compliance",
+                "as_of": AS_OF,
+                "hosts": [
+                    {
+                        "name": "a",
+                        "ansible_host": address,
+                        "ansible_port": 5986,
+                        "ansible_user": "winpatch",
+                        "ansible_password": "Lab-Passw0rd!",
+                        "ansible_winrm_transport": "basic",
+                    }
+                ],
+            }
+        )
+    )
+    listing, _ = inventory_list(config)
+    reason = hostvars(listing, "a")["winpatch_reason"]
+    assert "a" in members(listing, "winpatch_unreachable")
+    assert (
+        reason
+        == f"TLS validation failed for https://{address}:5986/wsman: self-signed certificate in certificate chain."
+    )
