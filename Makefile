@@ -21,7 +21,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PY := $(CURDIR)/$(VENV)/bin/python
 BIN := $(CURDIR)/$(VENV)/bin
 
-.PHONY: help venv collections demo test unit integration lint sanity newest bench bench-lab changelog clean
+.PHONY: help venv collections browser demo test unit integration lint sanity newest newest-sanity bench bench-lab changelog clean
 
 help:
 	@echo "make demo   - install everything and run the compliance sweep against the lab's demo fleet"
@@ -58,7 +58,11 @@ test: venv
 unit: venv
 	$(BIN)/pytest -q -n 2 tests/unit
 
-integration: venv
+# The dashboard test needs headless Chromium from Debian's packages; install it when we may (root or sudo).
+browser:
+	@bash tests/tools/install_chromium.sh || echo "chromium not installed: the browser tests will skip (set WINPATCH_REQUIRE_BROWSER=1 to fail instead)"
+
+integration: venv browser
 	$(BIN)/pytest -q tests/integration
 
 lint: venv
