@@ -189,3 +189,34 @@ def test_gather_facts_minimal(wsman_lab: LabServer, new_host: NewHost, tmp_path:
     assert facts["ansible_distribution_version"] == "10.0.20348.4294"
     assert facts["ansible_os_product_type"] == "server"
     assert facts["ansible_hostname"] == host.name
+
+
+@pytest.mark.parametrize(
+    ("fault", "value", "rc", "expected"),
+    [
+        ("auth_refused", True, 4, "UNREACHABLE!"),  # refused at connect time
+        ("http_500", True, 4, "wsmanfault_code': 2147500037"),  # Create fails: connect time
+        ("drop_during_command", True, 2, "FAILED | rc=-1"),  # the command ran, its output never came
+        ("operation_timeout_storm", 3, 0, "CHANGED | rc=0"),  # Ansible retries w:TimedOut itself
+    ],
+)
+def test_faults_seen_by_ansible(
+    wsman_lab: LabServer,
+    new_host: NewHost,
+    tmp_path: pathlib.Path,
+    fault: str,
+    value: object,
+    rc: int,
+    expected: str,
+) -> None:
+    host = new_host()
+    setattr(host.faults, fault, value)
+    inventory = write_inventory(tmp_path, wsman_lab, [host])
+    result = run_ansible(tmp_path, "ansible", "all", "-i", str(inventory), "-m", "raw", "-a", "Write-Output hi")
+    assert result.returncode == rc, result.stdout + result.stderr
+    assert expected in result.stdout + result.stderr
+    fired = [e["fault"] for e in log_entries(wsman_lab, "fault", host)]
+    if fault == "auth_refused":
+        assert log_entries(wsman_lab, "auth_refused", host)
+    else:
+        assert fired and set(fired) == {fault}
