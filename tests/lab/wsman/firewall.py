@@ -86,18 +86,19 @@ def rule_matches(rule: FirewallRule, client_ip: str, local_port: int, profile: s
 
 def evaluate(host: SimHost, client_ip: str, local_port: int) -> Verdict:
     """Decide whether the host's firewall lets a TCP connection from ``client_ip`` to ``local_port`` in."""
-    with host.lock:
-        name = getattr(host, "network_profile", DEFAULT_PROFILE) or DEFAULT_PROFILE
-        profile = next((p for n, p in host.firewall_profiles.items() if n.lower() == name.lower()), None)
-        if profile is None or not profile.enabled:
-            return Verdict(True, f"profile {name} off")
-        rules = list(host.firewall_rules)
+    # No host.lock here: a handler may hold it for a while, and accepting must not wait for it. Copying the
+    # rule list is atomic, and a rule changed mid-evaluation only decides this one connection.
+    name = getattr(host, "network_profile", DEFAULT_PROFILE) or DEFAULT_PROFILE
+    profile = next((p for n, p in list(host.firewall_profiles.items()) if n.lower() == name.lower()), None)
+    if profile is None or not profile.enabled:
+        return Verdict(True, f"profile {name} off")
+    rules = list(host.firewall_rules)
+    for rule in rules:
+        if rule.action.lower() == "block" and rule_matches(rule, client_ip, local_port, name):
+            return Verdict(False, f"block rule {rule.name!r}")
+    if profile.allow_local_rules:
         for rule in rules:
-            if rule.action.lower() == "block" and rule_matches(rule, client_ip, local_port, name):
-                return Verdict(False, f"block rule {rule.name!r}")
-        if profile.allow_local_rules:
-            for rule in rules:
-                if rule.action.lower() == "allow" and rule_matches(rule, client_ip, local_port, name):
-                    return Verdict(True, f"allow rule {rule.name!r}")
-        default = profile.default_inbound.lower()
-        return Verdict(default == "allow", f"default inbound {default} (profile {name})")
+            if rule.action.lower() == "allow" and rule_matches(rule, client_ip, local_port, name):
+                return Verdict(True, f"allow rule {rule.name!r}")
+    default = profile.default_inbound.lower()
+    return Verdict(default == "allow", f"default inbound {default} (profile {name})")
