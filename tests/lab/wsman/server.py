@@ -35,6 +35,7 @@ import json
 import pathlib
 import resource
 import selectors
+import shutil
 import socket
 import ssl
 import struct
@@ -242,7 +243,7 @@ class LabServer:
     ``hosts``: the SimHosts, each with a unique ``name`` and loopback ``address``.
     ``http_port`` / ``https_port``: the ports every host listens on (``https_port=None``: no HTTPS).
     ``tls``: the TLS material; when None and HTTPS is on, a new lab CA is made in a temporary directory
-    at ``start()`` (read it back from ``self.tls.ca_path``).
+    at ``start()`` (read it back from ``self.tls.ca_path``) and removed again at ``stop()``.
     ``log_path``: also append every lab log entry there as one JSON line.
     ``strict``: unrecognised commands and handler crashes are logged at level ``error`` (and listed by
     ``errors()``, which a test fixture should assert empty); otherwise at level ``warning``. In both
@@ -280,6 +281,7 @@ class LabServer:
         self._wake_w: socket.socket | None = None
         self._stopping = threading.Event()
         self._started = False
+        self._owned_tls_dir: pathlib.Path | None = None  # TLS material this server made itself (removed at stop)
         for host in hosts:
             self._register(host)
 
@@ -298,9 +300,8 @@ class LabServer:
             if self._started:
                 return
             if self.https_port is not None and self.tls is None:
-                self.tls = TlsMaterial.create(
-                    pathlib.Path(tempfile.mkdtemp(prefix="winpatch-lab-tls-")), self._by_address.keys()
-                )
+                self._owned_tls_dir = pathlib.Path(tempfile.mkdtemp(prefix="winpatch-lab-tls-"))
+                self.tls = TlsMaterial.create(self._owned_tls_dir, self._by_address.keys())
             elif self.https_port is not None and self.tls is not None:
                 self.tls.add_addresses(self._by_address.keys())  # no-op for addresses it already covers
             self._raise_fd_limit(len(self.hosts))
@@ -339,6 +340,9 @@ class LabServer:
         with self._lock:
             self._close_everything()
         wsauth.NTLM_USERS.unregister(id(self))
+        if self._owned_tls_dir is not None:
+            shutil.rmtree(self._owned_tls_dir, ignore_errors=True)
+            self._owned_tls_dir, self.tls = None, None
         self.record("stopped", None)
 
     def add_host(self, host: SimHost) -> None:
