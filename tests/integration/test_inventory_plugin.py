@@ -286,6 +286,20 @@ def test_cache_is_read_until_flushed(lab_fleet: Callable[..., Any], tmp_path: pa
     third, _ = inventory_list(config, extra=("--flush-cache",))
     assert hostvars(third, "a")["winpatch_registry"]["UBR"] == before + 1
 
+    # Another policy is a cache miss (the cached states were judged under the old one).
+    lab.control.patch("a", ubr=before + 2)
+    other_policy = write_config(
+        tmp_path,
+        lab.inventory,
+        grace_days=3,
+        cache=True,
+        cache_plugin="ansible.builtin.jsonfile",
+        cache_connection=str(cache_dir),
+        cache_timeout=3600,
+    )
+    fourth, _ = inventory_list(other_policy)
+    assert hostvars(fourth, "a")["winpatch_registry"]["UBR"] == before + 2
+
 
 def test_constructed_options(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:
     lab = lab_fleet(tiny_fleet(a={"release": "windows_server_2025"}, b={"release": "windows_11_24h2"}))
