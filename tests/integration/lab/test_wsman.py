@@ -401,6 +401,10 @@ def test_address_in_use_is_a_clear_error(wsman_lab: LabServer, new_host: NewHost
     clash.stop()
     with pytest.raises(ValueError, match=f"address {host.address} is already used by {host.name}"):
         wsman_lab.add_host(SimHost("DUP", host.address))
+    with pytest.raises(ValueError, match=r"address 0\.0\.0\.0 is not a loopback address"):
+        LabServer([SimHost("ANY", "0.0.0.0")])
+    with pytest.raises(ValueError, match="'win-01' is not an IP address"):
+        wsman_lab.add_host(SimHost("NAME", "win-01"))
 
 
 def test_stop_closes_every_listener(lab_octet: int) -> None:

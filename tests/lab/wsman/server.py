@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import http.server
+import ipaddress
 import json
 import pathlib
 import resource
@@ -424,6 +425,15 @@ class LabServer:
 
     # --- internals -------------------------------------------------------------------------------
     def _register(self, host: SimHost) -> None:
+        try:
+            loopback = ipaddress.ip_address(host.address).is_loopback
+        except ValueError:
+            raise ValueError(f"Failed to add lab host {host.name}: {host.address!r} is not an IP address") from None
+        if not loopback:
+            raise ValueError(
+                f"Failed to add lab host {host.name}: address {host.address} is not a loopback address "
+                "(the lab only listens on 127.0.0.0/8)"
+            )
         if host.name in self.hosts:
             raise ValueError(f"Failed to add lab host {host.name}: a host with that name already exists")
         if host.address in self._by_address:
