@@ -54,6 +54,8 @@ options:
   group:
     description:
       - When the hosts come from the inventory already loaded, sweep only the hosts of this group.
+      - Of those, hosts whose C(ansible_connection) is set to something else than C(winrm) or C(psrp) (for example
+        C(ssh) or C(local)) are left alone.
       - Ignored with O(hosts) and O(hosts_file).
     type: str
     default: all
@@ -181,6 +183,8 @@ display = Display()
 
 POLICY_OPTIONS = ("baseline", "grace_days", "months_tolerated", "hotpatch", "esu", "as_of", "catalog_path")
 CACHE_VERSION = 1
+# Hosts of an earlier inventory source are swept when they connect over WS-Management (or set no connection).
+WINDOWS_CONNECTIONS = ("winrm", "ansible.builtin.winrm", "psrp", "ansible.builtin.psrp")
 
 
 def _fingerprint(hosts: list[tuple[str, dict[str, Any], bool]], policy: Policy, catalog: Any) -> str:
@@ -262,7 +266,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 "list this source after the inventory that defines it"
             )
         sources = [s for s in self.inventory.processed_sources if s != path]
-        return [(host.name, self._host_vars(host, sources), False) for host in self.inventory.groups[group].get_hosts()]
+        hosts, skipped = [], []
+        for host in self.inventory.groups[group].get_hosts():
+            variables = self._host_vars(host, sources)
+            if str(variables.get("ansible_connection") or "winrm") in WINDOWS_CONNECTIONS:
+                hosts.append((host.name, variables, False))
+            else:
+                skipped.append(host.name)
+        if skipped:
+            display.vv(f"winpatch sweep: skipping {len(skipped)} host(s) whose ansible_connection is not WinRM or PSRP")
+        return hosts
 
     def _listed_hosts(self, path: str, listed: list[Any]) -> Iterator[tuple[str, dict[str, Any], bool]]:
         seen = set()

@@ -128,9 +128,13 @@ def test_hosts_already_in_the_inventory(lab_fleet: Callable[..., Any], tmp_path:
     lab = lab_fleet(tiny_fleet(a={"release": "windows_server_2025"}, b={"release": "windows_11_24h2"}))
     config = tmp_path / "after.winpatch.yml"
     config.write_text(json.dumps({"plugin": "hygiene.winpatch.compliance", "group": "lab", "as_of": AS_OF}))
-    listing, _ = inventory_list(lab.inventory, config)
-    # The hosts of the first source are swept and keep their own groups and variables.
-    assert members(listing, "lab") == {"a", "b"}
+    linux = tmp_path / "linux.ini"
+    linux.write_text("[lab]\nlinux1 ansible_host=127.0.0.1 ansible_connection=ssh\n", encoding="utf-8")
+    listing, _ = inventory_list(lab.inventory, linux, config)
+    # The Windows hosts of the earlier sources are swept and keep their own groups and variables.
+    assert members(listing, "lab") == {"a", "b", "linux1"}
+    assert not any("linux1" in members(listing, group) for group in STATE_GROUPS)
+    assert "winpatch_state" not in hostvars(listing, "linux1")
     assert hostvars(listing, "a")["winpatch_site"] == "lab"
     assert hostvars(listing, "a")["winpatch_build"] == lab.hosts["a"].build
     assert hostvars(listing, "a")["winpatch_release_id"] == "windows_server_2025"
