@@ -19,6 +19,7 @@ Failure kinds, as the caller maps them to states:
 from __future__ import annotations
 
 import concurrent.futures
+import math
 import os
 import random
 import time
@@ -273,6 +274,11 @@ def _root_cause(e: BaseException) -> BaseException:
     return e
 
 
+def _read_timeout(target: Target, timeout: float) -> int:
+    """The HTTP read timeout used for a host: its own, but no longer than the time left for it."""
+    return max(2, min(target.read_timeout, math.ceil(timeout)))
+
+
 def _classify(e: Exception, target: Target, timeout: float) -> _Failure:
     """Map whatever pywinrm/requests raised to a kind and a reason naming the host's endpoint."""
     where = f"{target.endpoint}"
@@ -300,14 +306,15 @@ def _classify(e: Exception, target: Target, timeout: float) -> _Failure:
         cause = _root_cause(e)
         detail = getattr(cause, "verify_message", None) or getattr(cause, "reason", None) or str(cause)
         return _Failure(UNREACHABLE, f"TLS validation failed for {where}: {detail}")
+    read_timeout = _read_timeout(target, timeout)
     if isinstance(e, requests.exceptions.Timeout):
-        return _Failure(UNREACHABLE, f"timed out: no answer from {where} within {target.read_timeout}s")
+        return _Failure(UNREACHABLE, f"timed out: no answer from {where} within {read_timeout}s")
     if isinstance(e, requests.exceptions.ConnectionError):
         cause = _root_cause(e)
         if isinstance(cause, ConnectionRefusedError):
             return _Failure(UNREACHABLE, f"connection refused by {target.host}:{target.port}")
         if isinstance(cause, TimeoutError):
-            return _Failure(UNREACHABLE, f"timed out: no answer from {where} within {target.read_timeout}s")
+            return _Failure(UNREACHABLE, f"timed out: no answer from {where} within {read_timeout}s")
         detail = str(cause) or type(cause).__name__
         return _Failure(UNREACHABLE, f"connection to {where} failed: {detail}", transient=True)
     if isinstance(e, WinRMError):
@@ -324,7 +331,7 @@ def run_script(target: Target, command: str, stdin: bytes, *, timeout: float = 6
     ``_Failure`` with the kind and reason.
     """
     deadline = time.monotonic() + timeout
-    read_timeout = max(2, min(target.read_timeout, int(timeout) + 1))
+    read_timeout = _read_timeout(target, timeout)
     operation_timeout = max(1, min(target.operation_timeout, read_timeout - 1))
     protocol = winrm.Protocol(
         target.endpoint,

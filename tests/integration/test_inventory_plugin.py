@@ -232,6 +232,7 @@ def test_faults_garbage_and_malformed_values(
             malformed={"release": "windows_11_24h2"},
             fault500={"release": "windows_11_24h2", "faults": {"http_500": True}},
             slow={"release": "windows_11_24h2", "faults": {"slow_seconds": 6}},
+            dropped={"release": "windows_11_24h2", "faults": {"drop_during_command": True}},
         ),
         allow_errors=True,
     )
@@ -261,7 +262,9 @@ def test_faults_garbage_and_malformed_values(
     assert "fault500" in members(listing, "winpatch_error")
     assert reasons["fault500"].startswith("WinRM fault 0x")
     assert "slow" in members(listing, "winpatch_unreachable")
-    assert reasons["slow"].startswith("timed out: ")
+    assert reasons["slow"] == f"timed out: no answer from http://{lab.hosts['slow'].address}:5985/wsman within 3s."
+    assert "dropped" in members(listing, "winpatch_unreachable")
+    assert reasons["dropped"].startswith(f"connection to http://{lab.hosts['dropped'].address}:5985/wsman failed: ")
 
 
 def test_cache_is_read_until_flushed(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:

@@ -131,7 +131,7 @@ def _target() -> _sweep.Target:
         (
             requests.exceptions.ReadTimeout("read timed out"),
             "unreachable",
-            "timed out: no answer from http://127.0.0.1:5985/wsman within 30s",
+            "timed out: no answer from http://127.0.0.1:5985/wsman within 7s",
             False,
         ),
         (
