@@ -124,6 +124,7 @@ seealso:
 """
 
 EXAMPLES = r"""
+---
 # sweep.winpatch.yml: the hosts of an existing inventory file, with group variables.
 plugin: hygiene.winpatch.compliance
 hosts_file: hosts.ini
@@ -131,6 +132,7 @@ workers: 64
 baseline: latest
 grace_days: 14
 
+---
 # fleet.winpatch.yml: hosts listed here, with connection defaults and constructed groups.
 plugin: hygiene.winpatch.compliance
 connection:
@@ -149,6 +151,7 @@ keyed_groups:
     prefix: os
 strict: true
 
+---
 # After other sources: ansible-inventory -i hosts.ini -i after.winpatch.yml --graph
 plugin: hygiene.winpatch.compliance
 group: windows
