@@ -408,6 +408,7 @@ def _month_minus(month: str, months: int) -> str:
 _TOP_KEYS = (
     "name",
     "seed",
+    "month",
     "catalog",
     "defaults",
     "sites",
@@ -486,7 +487,17 @@ class _Builder:
         self.second_octet = second_octet
         self.catalog = catalog
         self.seed = ctx.integer(self.data.get("seed", 0), "seed")
+        self.month = self._month(self.data.get("month"))
         self.edition_weights = self._editions(self.data.get("editions", {}))
+
+    def _month(self, value: Any) -> str | None:
+        """The fleet's current month (YYYY-MM): months behind count back from it. None: each release's newest."""
+        if value is None:
+            return None
+        text = self.ctx.string(value, "month")
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+            raise self.ctx.fail("month", f"{text!r} is not a month like 2026-05")
+        return text
 
     # --- the whole fleet
     def build(self) -> Fleet:
@@ -704,14 +715,15 @@ class _Builder:
     def _pick_build(
         self, release: CatalogRelease, months_behind: int, where: str
     ) -> tuple[Update, Update | None, list[Update]]:
-        """The B update ``months_behind`` months before the release's newest, the next newer B update (for a staged
-        install), and all B updates."""
+        """The B update ``months_behind`` months before the fleet's month (or the release's newest, if older), the
+        next newer B update (for a staged install), and all B updates."""
         security = [u for u in release.updates if u.kind == "B"]
         if not security:
             raise self.ctx.fail(where, f"the catalog has no B update for {release.release_id}")
-        target = _month_minus(security[-1].month, months_behind)
+        newest = security[-1].month if self.month is None else min(security[-1].month, self.month)
+        target = _month_minus(newest, months_behind)
         chosen = next((u for u in reversed(security) if u.month <= target), security[0])
-        newer = next((u for u in security if u.date > chosen.date), None)
+        newer = next((u for u in security if u.date > chosen.date and u.month <= newest), None)
         return chosen, newer, security
 
     def _hotpatch_update(self, release: CatalogRelease, month: str) -> Update | None:
@@ -762,14 +774,14 @@ class _Builder:
         host.installed_kbs = [*chosen.prerequisites, chosen.kb]
         host.meta = {"months_behind": months_behind, "month": chosen.month, "kb": chosen.kb}
         if hotpatch:
-            # An enrolled host runs the hotpatch build of the newest hotpatch month at or before its target month.
+            # An enrolled host runs its target month's hotpatch build. In a baseline month, or a month whose
+            # hotpatch the catalog does not list, it installs that month's LCU like any other host.
             host.hotpatch_enrolled = True
             patch = self._hotpatch_update(release, chosen.month)
-            if patch is not None:
-                base = next((u for u in reversed(security) if u.month <= patch.month), chosen)
-                newer = next((u for u in security if u.date > patch.date), None)
+            if patch is not None and patch.month == chosen.month:
+                # Its staged update (if any) is still the next month's LCU, as for the other hosts.
                 host.ubr = patch.ubr
-                host.installed_kbs = [*base.prerequisites, base.kb, patch.kb]
+                host.installed_kbs = [*chosen.prerequisites, chosen.kb, patch.kb]
                 host.meta.update(month=patch.month, kb=patch.kb, hotpatch=True)
         if pending and newer is not None:
             host.pending_ubr = newer.ubr

@@ -60,12 +60,17 @@ def test_demo_fleet_covers_every_supported_release_and_the_hard_cases(demo, cata
     w11 = [h for h in hosts if h.release_id.startswith("windows_11")]
     assert w11
     assert all(h.product_name.startswith("Windows 10 ") for h in w11)
-    # hotpatch hosts run a real hotpatch build of their release
+    # hotpatch hosts run the real hotpatch build of their month; in a baseline month (no hotpatch) its LCU
     hot = [h for h in hosts if h.hotpatch_enrolled]
     assert len(hot) >= 5
+    on_hotpatch = 0
     for host in hot:
-        kinds = {u.kind for u in catalog.release(host.release_id).updates if u.ubr == host.ubr}
-        assert "HOTPATCH" in kinds, host.name
+        release = catalog.release(host.release_id)
+        kinds = {u.kind for u in release.updates if u.ubr == host.ubr}
+        month_has_hotpatch = any(u.kind == "HOTPATCH" and u.month == host.meta["month"] for u in release.updates)
+        assert kinds == ({"HOTPATCH"} if month_has_hotpatch else {"B"}), host.name
+        on_hotpatch += month_has_hotpatch
+    assert on_hotpatch >= 5
     # releases past their end of support are present
     eos = [h for h in hosts if h.release_id in ("windows_11_22h2", "windows_11_21h2", "windows_server_23h2")]
     assert eos
