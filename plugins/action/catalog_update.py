@@ -15,10 +15,10 @@ from typing import Any
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.urls import open_url
-from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils import _catalog, _cvrf
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._action import ControllerAction
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._errors import CatalogError
 
 display = Display()
@@ -47,12 +47,8 @@ def _summary(catalog: _catalog.Catalog | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-class ActionModule(ActionBase):
-    BYPASS_HOST_LOOP = True
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+class ActionModule(ControllerAction):
+    failure_prefix = "Failed to update the catalog"
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
@@ -60,10 +56,7 @@ class ActionModule(ActionBase):
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         if args["mode"] == "offline" and not args["src"]:
             raise AnsibleActionFail("Failed to update the catalog: option 'src' is required when mode is 'offline'")
-        if args["timeout"] < 1:
-            raise AnsibleActionFail(
-                f"Failed to update the catalog: option 'timeout' must be >= 1, got {args['timeout']}"
-            )
+        self.fail_unless_positive(args, "timeout")
         dest = os.path.abspath(os.path.expanduser(args["dest"] or str(_catalog.default_catalog_path())))
 
         # the current catalog: dest when it exists (it must be valid), otherwise the shipped one

@@ -9,8 +9,8 @@ import os
 from typing import Any
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._action import ControllerAction
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._history import (
     HistoryError,
     assessments_from_hostvars,
@@ -45,13 +45,7 @@ def _started_at(checked: list[str]) -> str | None:
     return min(times).astimezone(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-class ActionModule(ActionBase):
-    BYPASS_HOST_LOOP = True
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
-
+class ActionModule(ControllerAction):
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         del tmp

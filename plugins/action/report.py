@@ -8,8 +8,8 @@ import os
 from typing import Any
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._action import ControllerAction
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._history import HistoryError
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._report import FORMATS, write_report
 
@@ -23,21 +23,14 @@ ARGUMENT_SPEC: dict[str, Any] = {
 }
 
 
-class ActionModule(ActionBase):
-    BYPASS_HOST_LOOP = True
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+class ActionModule(ControllerAction):
+    failure_prefix = "Failed to render the report"
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         del tmp
         _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        if args["trend_runs"] < 1:
-            raise AnsibleActionFail(
-                f"Failed to render the report: option 'trend_runs' must be >= 1, got {args['trend_runs']}"
-            )
+        self.fail_unless_positive(args, "trend_runs")
 
         try:
             rendered = write_report(
