@@ -11,12 +11,14 @@ from typing import Any
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._action import ControllerAction
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._errors import PolicyError
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._history import (
     HistoryError,
     assessments_from_hostvars,
     open_history,
     run_summary,
 )
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._policy import Policy
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "path": {"type": "path", "required": True},
@@ -65,6 +67,11 @@ class ActionModule(ControllerAction):
                     "Failed to append to the history: option 'catalog_date' must be a date (YYYY-MM-DD), "
                     f"got {args['catalog_date']!r}"
                 ) from None
+        # The policy is stored with the run: refuse one the collection would not accept (unknown keys included).
+        try:
+            Policy.from_options(args["policy"])
+        except PolicyError as e:
+            raise AnsibleActionFail(f"Failed to append to the history: option 'policy': {e}") from None
 
         # The hosts: the play's hosts, failed and unreachable ones included, unless listed explicitly.
         hosts = args["hosts"] if args["hosts"] is not None else task_vars.get("ansible_play_hosts_all", [])

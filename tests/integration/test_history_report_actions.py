@@ -291,3 +291,52 @@ def test_bad_options_fail_clearly_and_write_nothing(tmp_path: Path) -> None:
     proc = _run(tmp_path, play, INVENTORY, *_vars(tmp_path))
     assert "option 'catalog_date' must be a date (YYYY-MM-DD), got '2026-13-45'" in proc.stdout
     assert not (tmp_path / "h.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        (
+            {"baseline": "2026-13"},
+            "Failed to validate policy option baseline='2026-13': expected 'latest' or a month in YYYY-MM form",
+        ),
+        (
+            {"grace_day": 30},
+            "Failed to read the policy: unknown option(s) grace_day; valid options are baseline, grace_days,"
+            " months_tolerated, hotpatch, esu, as_of, catalog_path",
+        ),
+    ],
+)
+def test_assess_playbook_refuses_a_bad_policy_before_anything(tmp_path: Path, policy: dict, message: str) -> None:
+    args = [
+        "-e",
+        f"winpatch_history_path={tmp_path / 'h.sqlite'}",
+        "-e",
+        f"winpatch_report_dir={tmp_path / 'report'}",
+    ]
+    proc = _run(tmp_path, ASSESS, INVENTORY, *args, "-e", "winpatch_assess_source=inventory")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    before = _rows(tmp_path / "h.sqlite")
+    report = {p.name: p.read_bytes() for p in (tmp_path / "report").iterdir()}
+    mtimes = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "report").iterdir()}
+
+    # source=facts would contact the hosts: the policy check must stop the play before that.
+    bad = json.dumps({"winpatch_assess_policy": policy})
+    proc = _run(tmp_path, ASSESS, INVENTORY, *args, "-e", "winpatch_assess_source=facts", "-e", bad)
+    assert proc.returncode != 0
+    assert message in proc.stdout
+    assert "TASK [Read the build" not in proc.stdout
+    assert "TASK [Append" not in proc.stdout
+    assert _rows(tmp_path / "h.sqlite") == before
+    assert {p.name: p.read_bytes() for p in (tmp_path / "report").iterdir()} == report
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "report").iterdir()} == mtimes
+
+
+def test_history_action_refuses_a_bad_policy(tmp_path: Path) -> None:
+    play = PLAY.replace("policy: {baseline: latest, grace_days: 14}", "policy: {baseline: latest, grace_day: 14}")
+    proc = _run(tmp_path, play, INVENTORY, *_vars(tmp_path))
+    assert proc.returncode != 0
+    assert (
+        "Failed to append to the history: option 'policy': Failed to read the policy: unknown option(s) grace_day;"
+    ) in proc.stdout
+    assert not (tmp_path / "h.sqlite").exists()
