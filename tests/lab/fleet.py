@@ -712,11 +712,9 @@ class _Builder:
         assert self.catalog is not None
         return self.catalog.release(release_id)
 
-    def _pick_build(
-        self, release: CatalogRelease, months_behind: int, where: str
-    ) -> tuple[Update, Update | None, list[Update]]:
+    def _pick_build(self, release: CatalogRelease, months_behind: int, where: str) -> tuple[Update, Update | None]:
         """The B update ``months_behind`` months before the fleet's month (or the release's newest, if older), the
-        next newer B update (for a staged install), and all B updates."""
+        next newer B update (for a staged install)."""
         security = [u for u in release.updates if u.kind == "B"]
         if not security:
             raise self.ctx.fail(where, f"the catalog has no B update for {release.release_id}")
@@ -724,7 +722,7 @@ class _Builder:
         target = _month_minus(newest, months_behind)
         chosen = next((u for u in reversed(security) if u.month <= target), security[0])
         newer = next((u for u in security if u.date > chosen.date and u.month <= newest), None)
-        return chosen, newer, security
+        return chosen, newer
 
     def _hotpatch_update(self, release: CatalogRelease, month: str) -> Update | None:
         """The newest hotpatch update released in ``month`` or before (hotpatch months carry their own UBR)."""
@@ -769,7 +767,7 @@ class _Builder:
     def _set_build(
         self, host: SimHost, release: CatalogRelease, months_behind: int, hotpatch: bool, pending: bool, where: str
     ) -> None:
-        chosen, newer, security = self._pick_build(release, months_behind, where)
+        chosen, newer = self._pick_build(release, months_behind, where)
         host.ubr = chosen.ubr
         host.installed_kbs = [*chosen.prerequisites, chosen.kb]
         host.meta = {"months_behind": months_behind, "month": chosen.month, "kb": chosen.kb}
