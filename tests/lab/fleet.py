@@ -713,7 +713,7 @@ class _Builder:
         return self.catalog.release(release_id)
 
     def _pick_build(self, release: CatalogRelease, months_behind: int, where: str) -> tuple[Update, Update | None]:
-        """The B update ``months_behind`` months before the fleet's month (or the release's newest, if older), the
+        """The B update ``months_behind`` months before the fleet's month (or the release's newest, if older), and the
         next newer B update (for a staged install)."""
         security = [u for u in release.updates if u.kind == "B"]
         if not security:
