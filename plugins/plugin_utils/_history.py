@@ -105,6 +105,19 @@ class HistoryError(WinpatchError):
     """The history file cannot be used (not ours, corrupt, newer schema) or a record is invalid."""
 
 
+# What reading a damaged file can raise besides sqlite3.Error: text that is not UTF-8, JSON that does not parse.
+_DAMAGE = (sqlite3.Error, UnicodeDecodeError, ValueError)
+
+
+def _cause(error: BaseException) -> str:
+    """The cause of a failed read, in words: damaged content gets named as such, SQLite's message is kept."""
+    if isinstance(error, UnicodeDecodeError):
+        return f"the file is damaged: it holds text that is not UTF-8 ({error}); restore it from a backup"
+    if isinstance(error, ValueError) and not isinstance(error, sqlite3.Error):
+        return f"the file is damaged: a stored JSON value does not parse ({error}); restore it from a backup"
+    return str(error)
+
+
 @dataclass(frozen=True)
 class Assessment:
     """One host's assessment in one run."""
@@ -361,9 +374,9 @@ class History:
             db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
             self._check_or_create(db, create)
             self._enable_wal(db)
-        except sqlite3.Error as e:
+        except _DAMAGE as e:
             db.close()
-            raise HistoryError(f"Failed to open the history {self.path}: {e}") from e
+            raise HistoryError(f"Failed to open the history {self.path}: {_cause(e)}") from e
         except HistoryError:
             db.close()
             raise
@@ -385,18 +398,20 @@ class History:
                 )
                 db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             else:
-                self._check_ours(db, tables)
+                self._check_ours(db, tables, create)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
 
-    def _check_ours(self, db: sqlite3.Connection, tables: set[str]) -> None:
+    def _check_ours(self, db: sqlite3.Connection, tables: set[str], create: bool) -> None:
         if "winpatch_meta" not in tables:
             listed = ", ".join(sorted(tables)[:5])
+            # Opened for writing (history) or for reading only (report): say which one is refused.
+            refusal = "refusing to write to it" if create else "refusing to read it as a hygiene.winpatch history"
             raise HistoryError(
                 f"Failed to open the history {self.path}: it is a SQLite database of another application "
-                f"(tables: {listed}); refusing to write to it"
+                f"(tables: {listed}); {refusal}"
             )
         meta = dict(db.execute("SELECT name, value FROM winpatch_meta").fetchall())
         if meta.get("application") != APPLICATION:
@@ -502,8 +517,8 @@ class History:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        except sqlite3.Error as e:
-            raise HistoryError(f"Failed to append the run to the history {self.path}: {e}") from e
+        except _DAMAGE as e:
+            raise HistoryError(f"Failed to append the run to the history {self.path}: {_cause(e)}") from e
         return Run(
             run_id=run_id,
             started_at=started,
@@ -522,11 +537,17 @@ class History:
             cursor = self._db.execute(sql, params)
             cursor.row_factory = sqlite3.Row
             return cursor.fetchall()
-        except sqlite3.Error as e:
-            raise HistoryError(f"Failed to read the history {self.path}: {e}") from e
+        except _DAMAGE as e:
+            raise HistoryError(f"Failed to read the history {self.path}: {_cause(e)}") from e
 
-    @staticmethod
-    def _run(row: sqlite3.Row) -> Run:
+    def _decode(self, text: str) -> Any:
+        """A stored JSON column; a value that does not parse is damage, reported with the file name."""
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise HistoryError(f"Failed to read the history {self.path}: {_cause(e)}") from e
+
+    def _run(self, row: sqlite3.Row) -> Run:
         return Run(
             run_id=row["run_id"],
             started_at=row["started_at"],
@@ -534,7 +555,7 @@ class History:
             label=row["label"],
             catalog_date=row["catalog_date"],
             catalog_stale=_bool_or_none(row["catalog_stale"]),
-            policy=json.loads(row["policy"]),
+            policy=self._decode(row["policy"]),
             host_count=row["host_count"],
         )
 
@@ -564,7 +585,7 @@ class History:
                 state=row["state"],
                 months_behind=row["months_behind"],
                 catalog_stale=_bool_or_none(row["catalog_stale"]),
-                details=json.loads(row["details"]),
+                details=self._decode(row["details"]),
                 **{key: row[key] for key in (*TEXT_FIELDS, *_TAIL_TEXT_FIELDS)},
             )
             for row in rows
@@ -588,8 +609,8 @@ class History:
                 (int(first_run_id),),
             )
             yield from cursor
-        except sqlite3.Error as e:
-            raise HistoryError(f"Failed to read the history {self.path}: {e}") from e
+        except _DAMAGE as e:
+            raise HistoryError(f"Failed to read the history {self.path}: {_cause(e)}") from e
 
 
 def open_history(path: str | os.PathLike[str], *, create: bool = True, timeout: float = 30.0) -> History:

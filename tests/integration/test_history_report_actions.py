@@ -340,3 +340,52 @@ def test_history_action_refuses_a_bad_policy(tmp_path: Path) -> None:
         "Failed to append to the history: option 'policy': Failed to read the policy: unknown option(s) grace_day;"
     ) in proc.stdout
     assert not (tmp_path / "h.sqlite").exists()
+
+
+REPORT_PLAY = """
+- name: Report only
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Report
+      hygiene.winpatch.report:
+        history_path: "{{ history }}"
+        dest: "{{ report }}"
+"""
+
+
+def test_damaged_history_names_the_file_for_both_tasks(tmp_path: Path) -> None:
+    proc = _run(tmp_path, PLAY, INVENTORY, *_vars(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    path = tmp_path / "h.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    data = bytearray(path.read_bytes())
+    data[3000:3200] = b"\xff" * 200
+    path.write_bytes(bytes(data))
+    expected = (
+        f"Failed to open the history {path}: the file is damaged: it holds text that is not UTF-8 ('utf-8' codec "
+        "can't decode byte 0xff in position 56: invalid start byte); restore it from a backup"
+    )
+    for play in (PLAY, REPORT_PLAY):
+        proc = _run(tmp_path, play, INVENTORY, *_vars(tmp_path))
+        assert proc.returncode != 0
+        assert expected in proc.stdout, proc.stdout
+        assert "Task failed: 'utf-8' codec" not in proc.stdout
+        assert path.read_bytes() == bytes(data)
+
+
+def test_report_on_a_foreign_database_words_it_for_reading(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount REAL)")
+    db.commit()
+    db.close()
+    proc = _run(tmp_path, REPORT_PLAY, INVENTORY, *_vars(tmp_path))
+    assert proc.returncode != 0
+    assert (
+        f"Failed to open the history {path}: it is a SQLite database of another application (tables: invoices); "
+        "refusing to read it as a hygiene.winpatch history"
+    ) in proc.stdout
+    assert not (tmp_path / "report").exists()

@@ -171,6 +171,69 @@ def test_corrupt_database_gives_clear_error_and_keeps_bytes(tmp_path: Path) -> N
     assert _digest(path) == before
 
 
+def _damage_at(path: Path, offset: int, length: int = 200) -> None:
+    """Fold the WAL into the main file, then overwrite ``length`` bytes at ``offset`` with 0xff."""
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    data = bytearray(path.read_bytes())
+    data[offset : offset + length] = b"\xff" * length
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("create", [True, False])
+def test_damaged_text_names_the_file_and_the_cause(tmp_path: Path, create: bool) -> None:
+    # The user's report: 200 bytes at offset 3000 (the schema page) overwritten with 0xff gave a bare
+    # "'utf-8' codec can't decode byte 0xff" with no file name.
+    path = tmp_path / "h.sqlite"
+    with open_history(path) as history:
+        history.append(_fleet(100))
+    _damage_at(path, 3000)
+    before = _digest(path)
+    with pytest.raises(HistoryError) as caught:
+        open_history(path, create=create)
+    assert str(caught.value) == (
+        f"Failed to open the history {path}: the file is damaged: it holds text that is not UTF-8 ('utf-8' codec "
+        "can't decode byte 0xff in position 56: invalid start byte); restore it from a backup"
+    )
+    assert _digest(path) == before
+
+
+def test_damaged_json_column_names_the_file_and_the_cause(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    with open_history(path) as history:
+        run = history.append(_fleet(2))
+    db = sqlite3.connect(path)
+    db.execute(
+        "INSERT INTO assessments (run_id, host, state, details) VALUES (?, 'WIN-9999', 'current', '{not json')",
+        (run.run_id,),
+    )
+    db.commit()
+    db.close()
+    with open_history(path, create=False) as history, pytest.raises(HistoryError) as caught:
+        history.assessments(run.run_id)
+    assert str(caught.value).startswith(
+        f"Failed to read the history {path}: the file is damaged: a stored JSON value does not parse (Expecting "
+    )
+    assert str(caught.value).endswith("); restore it from a backup")
+
+
+def test_foreign_sqlite_database_opened_for_reading_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount REAL)")
+    db.commit()
+    db.close()
+    before = _digest(path)
+    with pytest.raises(HistoryError) as caught:
+        open_history(path, create=False)
+    assert str(caught.value) == (
+        f"Failed to open the history {path}: it is a SQLite database of another application (tables: invoices); "
+        "refusing to read it as a hygiene.winpatch history"
+    )
+    assert _digest(path) == before
+
+
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite"
     open_history(path).close()
