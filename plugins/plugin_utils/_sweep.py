@@ -22,6 +22,7 @@ import concurrent.futures
 import math
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -80,7 +81,33 @@ CONNECTION_VARS = (
     "ansible_winrm_connection_timeout",
     "ansible_winrm_message_encryption",
     "ansible_winrm_send_cbt",
+    "ansible_connection",
+    "ansible_psrp_host",
+    "ansible_psrp_user",
+    "ansible_psrp_port",
+    "ansible_psrp_protocol",
+    "ansible_psrp_path",
+    "ansible_psrp_auth",
+    "ansible_psrp_cert_validation",
+    "ansible_psrp_cert_trust_path",
+    "ansible_psrp_ca_cert",
+    "ansible_psrp_read_timeout",
+    "ansible_psrp_operation_timeout",
+    "ansible_psrp_message_encryption",
+    "ansible_psrp_negotiate_send_cbt",
+    "ansible_psrp_proxy",
+    "ansible_psrp_configuration_name",
+    "ansible_psrp_certificate_pem",
+    "ansible_psrp_certificate_key_pem",
 )
+PSRP_CONNECTIONS = ("psrp", "ansible.builtin.psrp", "ansible.legacy.psrp")
+# ansible_psrp_auth -> pywinrm transport. negotiate is NTLM: pywinrm has no SPNEGO transport, and psrp's negotiate
+# falls back to NTLM without Kerberos. kerberos and credssp need requests-kerberos / requests-credssp for pywinrm.
+PSRP_AUTH = {"basic": "basic", "ntlm": "ntlm", "negotiate": "ntlm", "kerberos": "kerberos", "credssp": "credssp"}
+PSRP_AUTH_LIBRARIES = {
+    "kerberos": ("requests_kerberos", "requests-kerberos"),
+    "credssp": ("requests_credssp", "requests-credssp"),
+}
 
 
 @dataclass(frozen=True)
@@ -167,6 +194,8 @@ def target_from_vars(name: str, hostvars: Mapping[str, Any], defaults: Mapping[s
     set; transport ntlm; certificate validation on. Raises ``ValueError`` naming the variable at fault.
     """
     values = {**(defaults or {}), **{k: v for k, v in hostvars.items() if v is not None}}
+    if str(values.get("ansible_connection") or "").strip().lower() in PSRP_CONNECTIONS:
+        return _psrp_target(name, values)
     host = str(_first(values, "ansible_winrm_host", "ansible_host", default=name))
     port = _as_int("ansible_port", _first(values, "ansible_winrm_port", "ansible_port", default=DEFAULT_HTTPS_PORT))
     if port > 65535:
@@ -226,6 +255,88 @@ def target_from_vars(name: str, hostvars: Mapping[str, Any], defaults: Mapping[s
     )
 
 
+def _psrp_target(name: str, values: Mapping[str, Any]) -> Target:
+    """A ``Target`` for a host that connects with ``ansible.builtin.psrp``: the same WinRM listener, read with pywinrm.
+
+    Follows the psrp connection's own rules: port 5986 and https when neither is set, http only on port 5985 when
+    only the port is set, port 5985 for http when only the protocol is set; auth negotiate (NTLM here). The
+    ``ansible_winrm_*`` variables are ignored, as psrp ignores them. Variables that pywinrm cannot honour raise
+    ``ValueError`` naming them.
+    """
+    host = str(_first(values, "ansible_psrp_host", "ansible_host", default=name))
+    protocol = _first(values, "ansible_psrp_protocol")
+    port_value = _first(values, "ansible_psrp_port", "ansible_port")
+    if protocol is not None:
+        protocol = str(protocol).strip().lower()
+        if protocol not in ("http", "https"):
+            raise ValueError(f"ansible_psrp_protocol must be http or https, got {protocol!r}")
+    if port_value is None:
+        port = DEFAULT_HTTP_PORT if protocol == "http" else DEFAULT_HTTPS_PORT
+    else:
+        port = _as_int("ansible_psrp_port", port_value)
+        if port > 65535:
+            raise ValueError(f"ansible_psrp_port must be at most 65535, got {port}")
+    scheme = protocol or ("http" if port == DEFAULT_HTTP_PORT else "https")
+    auth = str(_first(values, "ansible_psrp_auth", default="negotiate")).strip().lower()
+    if auth == "certificate" or _first(values, "ansible_psrp_certificate_pem", "ansible_psrp_certificate_key_pem"):
+        raise ValueError("ansible_psrp_auth=certificate (client certificates) is not supported by the sweep")
+    if auth not in PSRP_AUTH:
+        raise ValueError(f"ansible_psrp_auth must be one of {', '.join(PSRP_AUTH)} or certificate, got {auth!r}")
+    if auth in PSRP_AUTH_LIBRARIES:
+        module, package = PSRP_AUTH_LIBRARIES[auth]
+        try:
+            __import__(module)
+        except ImportError:
+            raise ValueError(f"ansible_psrp_auth={auth} needs the Python package {package} on the controller") from None
+    if _first(values, "ansible_psrp_proxy") is not None:
+        raise ValueError("ansible_psrp_proxy is not supported by the sweep, which connects directly")
+    configuration = str(_first(values, "ansible_psrp_configuration_name", default="Microsoft.PowerShell"))
+    if configuration.lower() != "microsoft.powershell":
+        raise ValueError(
+            f"ansible_psrp_configuration_name={configuration!r} cannot be honoured: the sweep runs its script in a "
+            "WinRS shell, not in a PowerShell session configuration"
+        )
+    user = _first(values, "ansible_psrp_user", "ansible_user")
+    if user is None:
+        raise ValueError("ansible_user is not set")
+    password = _first(values, "ansible_password", "ansible_winrm_password", "ansible_winrm_pass", default="")
+    validation = str(_first(values, "ansible_psrp_cert_validation", default="validate")).strip().lower()
+    if validation not in ("validate", "ignore"):
+        raise ValueError(f"ansible_psrp_cert_validation must be validate or ignore, got {validation!r}")
+    read = _as_int(
+        "ansible_psrp_read_timeout", _first(values, "ansible_psrp_read_timeout", default=DEFAULT_READ_TIMEOUT)
+    )
+    operation = _as_int(
+        "ansible_psrp_operation_timeout",
+        _first(values, "ansible_psrp_operation_timeout", default=DEFAULT_OPERATION_TIMEOUT),
+    )
+    if operation >= read:
+        raise ValueError(f"ansible_psrp_read_timeout ({read}) must exceed ansible_psrp_operation_timeout ({operation})")
+    encryption = str(_first(values, "ansible_psrp_message_encryption", default="auto")).strip().lower()
+    if encryption not in ("auto", "always", "never"):
+        raise ValueError(f"ansible_psrp_message_encryption must be auto, always or never, got {encryption!r}")
+    ca_trust_path = _first(values, "ansible_psrp_ca_cert", "ansible_psrp_cert_trust_path")
+    path = str(_first(values, "ansible_psrp_path", default="wsman"))
+    return Target(
+        name=name,
+        host=host,
+        port=port,
+        scheme=scheme,
+        transport=PSRP_AUTH[auth],
+        user=str(user),
+        password=str(password),
+        cert_validation=validation,
+        ca_trust_path=str(ca_trust_path) if ca_trust_path is not None else None,
+        read_timeout=read,
+        operation_timeout=operation,
+        message_encryption=encryption,
+        send_cbt=_as_bool(
+            "ansible_psrp_negotiate_send_cbt", _first(values, "ansible_psrp_negotiate_send_cbt", default=True)
+        ),
+        path=path if path.startswith("/") else f"/{path}",
+    )
+
+
 def retry(
     func: Callable[[], T],
     *,
@@ -279,6 +390,58 @@ def _read_timeout(target: Target, timeout: float) -> int:
     return max(2, min(target.read_timeout, math.ceil(timeout)))
 
 
+# How OpenSSL says that the other end answered a TLS hello with something that is not TLS (plain HTTP, usually).
+NOT_TLS_MARKERS = (
+    "wrong_version_number",
+    "wrong version number",
+    "record_layer_failure",
+    "record layer failure",
+    "packet length too long",
+)
+
+
+def connection_failure_reason(target: Target, error: BaseException | str, read_timeout: float) -> str | None:
+    """The reason text for a failure to reach ``target``, or None when ``error`` is not a connection failure.
+
+    ``error`` is what pywinrm/requests raised (the sweep), or the message of ansible's winrm/psrp connection
+    (``build_facts``), which keeps only the text. Both give the same reasons for the same failure: connection
+    refused, timed out, a port that does not speak TLS, TLS validation failed, credentials refused.
+    """
+    where = target.endpoint
+    if isinstance(error, BaseException):
+        cause: BaseException | None = _root_cause(error)
+        text = f"{error} {cause}"
+    else:
+        cause, text = None, str(error)
+    lowered = text.lower()
+    if isinstance(error, InvalidCredentialsError) or "credentials were rejected" in lowered:
+        return f"auth refused: {where} rejected the credentials of user {target.user!r} (HTTP 401)"
+    if any(marker in lowered for marker in NOT_TLS_MARKERS):
+        return (
+            f"TLS handshake failed with {where}: port {target.port} does not speak TLS (an HTTP listener?); "
+            f"check the host's scheme and port (WinRM listens for HTTP on {DEFAULT_HTTP_PORT}, "
+            f"HTTPS on {DEFAULT_HTTPS_PORT})"
+        )
+    if (
+        isinstance(error, requests.exceptions.SSLError)
+        or "sslerror" in lowered
+        or "certificate verify failed" in lowered
+    ):
+        detail = None
+        if cause is not None:
+            detail = getattr(cause, "verify_message", None) or getattr(cause, "reason", None) or str(cause)
+        else:
+            match = re.search(r"certificate verify failed: ([^(]+?)\s*\(_ssl", text)
+            detail = match.group(1) if match else " ".join(text.split())[:200]
+        return f"TLS validation failed for {where}: {detail}"
+    if isinstance(cause, ConnectionRefusedError) or "connection refused" in lowered:
+        return f"connection refused by {target.host}:{target.port}"
+    timed_out = isinstance(error, requests.exceptions.Timeout) or isinstance(cause, TimeoutError)
+    if timed_out or (cause is None and "timed out" in lowered):
+        return f"timed out: no answer from {where} within {read_timeout:g}s"
+    return None
+
+
 def _classify(e: Exception, target: Target, timeout: float) -> _Failure:
     """Map whatever pywinrm/requests raised to a kind and a reason naming the host's endpoint."""
     where = f"{target.endpoint}"
@@ -287,9 +450,7 @@ def _classify(e: Exception, target: Target, timeout: float) -> _Failure:
     if isinstance(e, ScriptError):
         return _Failure(ERROR, str(e))
     if isinstance(e, InvalidCredentialsError):
-        return _Failure(
-            UNREACHABLE, f"auth refused: {where} rejected the credentials of user {target.user!r} (HTTP 401)"
-        )
+        return _Failure(UNREACHABLE, str(connection_failure_reason(target, e, timeout)))
     if isinstance(e, WinRMOperationTimeoutError):
         return _Failure(UNREACHABLE, f"timed out: {where} did not finish the script within {timeout:g}s")
     if isinstance(e, WSManFaultError):
@@ -302,19 +463,12 @@ def _classify(e: Exception, target: Target, timeout: float) -> _Failure:
             f"HTTP {e.code} from {where}" + (f": {text}" if text else ""),
             transient=e.code in (502, 503, 504),
         )
-    if isinstance(e, requests.exceptions.SSLError):
-        cause = _root_cause(e)
-        detail = getattr(cause, "verify_message", None) or getattr(cause, "reason", None) or str(cause)
-        return _Failure(UNREACHABLE, f"TLS validation failed for {where}: {detail}")
-    read_timeout = _read_timeout(target, timeout)
-    if isinstance(e, requests.exceptions.Timeout):
-        return _Failure(UNREACHABLE, f"timed out: no answer from {where} within {read_timeout}s")
+    if isinstance(e, requests.exceptions.RequestException):
+        reason = connection_failure_reason(target, e, _read_timeout(target, timeout))
+        if reason is not None:
+            return _Failure(UNREACHABLE, reason)
     if isinstance(e, requests.exceptions.ConnectionError):
         cause = _root_cause(e)
-        if isinstance(cause, ConnectionRefusedError):
-            return _Failure(UNREACHABLE, f"connection refused by {target.host}:{target.port}")
-        if isinstance(cause, TimeoutError):
-            return _Failure(UNREACHABLE, f"timed out: no answer from {where} within {read_timeout}s")
         detail = str(cause) or type(cause).__name__
         return _Failure(UNREACHABLE, f"connection to {where} failed: {detail}", transient=True)
     if isinstance(e, WinRMError):
