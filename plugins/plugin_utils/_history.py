@@ -250,6 +250,12 @@ NOT_ASSESSED = (
     "not assessed: winpatch_state is not set for this host (it failed or was unreachable before its assessment "
     "was recorded)"
 )
+# The same when the host's registered build_facts result shows the task was skipped (assess.yml with
+# source=inventory): the host was deliberately not contacted, so nothing failed.
+NOT_READ = (
+    "not assessed: the host was not read (its build_facts task was skipped) and the inventory gives no "
+    "winpatch_state for it"
+)
 
 
 def _result_values(result: Mapping[str, Any], hv: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -286,7 +292,8 @@ def assessments_from_hostvars(
     variables of an earlier sweep are then ignored). Otherwise a variable is taken from the host's variables
     first (facts are injected there by default, and ``set_fact`` wins over facts), then from
     ``ansible_facts``. A host without ``winpatch_state`` is recorded as ``error`` with :data:`NOT_ASSESSED`
-    as its reason, so that no host of the play vanishes from the history.
+    as its reason (:data:`NOT_READ` when its registered result shows the read was skipped), so that no host
+    of the play vanishes from the history.
     """
     wanted = (*_HOST_VARS, "winpatch_catalog_stale", *DETAIL_VARS, *extra_vars)
     out = []
@@ -309,7 +316,8 @@ def assessments_from_hostvars(
                     values[key] = value
         if "winpatch_state" not in values:
             values["winpatch_state"] = "error"
-            values.setdefault("winpatch_reason", NOT_ASSESSED)
+            skipped = isinstance(result, Mapping) and bool(result.get("skipped"))
+            values.setdefault("winpatch_reason", NOT_READ if skipped else NOT_ASSESSED)
         out.append(make_assessment(host, values))
     return out
 

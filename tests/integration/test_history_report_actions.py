@@ -244,6 +244,11 @@ def test_assess_playbook_on_inventory_vars(tmp_path: Path) -> None:
     assert "4 hosts, 25.0 % compliant (current: 1, behind: 1, unreachable: 1, error: 1)" in proc.stdout
     assert f"report: {tmp_path / 'report' / 'report.html'}" in proc.stdout
     assert [r[2] for r in _rows(tmp_path / "h.sqlite")] == ["unreachable", "error", "current", "behind"]
+    # db-02 was never contacted (source=inventory) and the inventory gives it no state: say so.
+    assert _rows(tmp_path / "h.sqlite")[1][5] == (
+        "not assessed: the host was not read (its build_facts task was skipped) and the inventory gives no "
+        "winpatch_state for it"
+    )
     model = json.loads((tmp_path / "report" / "report.json").read_text())
     assert model["summary"]["compliance_rate"] == 25.0
     assert model["run"]["label"] == "from-group-vars"

@@ -331,3 +331,21 @@ def test_assessments_from_a_registered_build_facts_result() -> None:
         ("plugin", "current", "10.0.26100.1", None, "paris"),
         ("empty", "error", None, "build_facts returned no winpatch_state: odd", "paris"),
     ]
+
+
+def test_a_host_skipped_by_the_read_and_without_inventory_state_is_not_assessed() -> None:
+    # source=inventory: build_facts is skipped for every host; one without winpatch_state was never read at all,
+    # so "it failed or was unreachable" would be wrong.
+    hostvars = {
+        "seen": {"winpatch_state": "current", "read": {"skipped": True}},
+        "unseen": {"winpatch_site": "lyon", "read": {"skipped": True, "skip_reason": "Conditional result was False"}},
+    }
+    rows = _history.assessments_from_hostvars(list(hostvars), hostvars, results_var="read")
+    assert [(r.host, r.state, r.reason, r.site) for r in rows] == [
+        ("seen", "current", None, None),
+        ("unseen", "error", _history.NOT_READ, "lyon"),
+    ]
+    assert _history.NOT_READ == (
+        "not assessed: the host was not read (its build_facts task was skipped) and the inventory gives no "
+        "winpatch_state for it"
+    )
