@@ -15,14 +15,29 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._compliance import assess as _assess
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._errors import BuildError, CatalogError, PolicyError
-from ansible_collections.hygiene.winpatch.plugins.plugin_utils._identify import identify, parse_build
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._identify import identify, identify_release, parse_build
+
+
+def _kind(value: Any) -> str:
+    """What a value is, in a playbook author's words (never an internal type name such as a tagged list)."""
+    if isinstance(value, str):
+        return f"the text {str(value)!r}"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    return "a value that is not a dict"
 
 
 def assess(values: Any, **policy: Any) -> dict[str, Any]:
     """``{{ registry_values | hygiene.winpatch.assess(baseline='latest', grace_days=14) }}``."""
     if not isinstance(values, Mapping):
         raise AnsibleFilterError(
-            f"Failed to assess compliance: the input must be a dict of registry values, got {type(values).__name__}"
+            f"Failed to assess compliance: the input must be a dict of registry values, got {_kind(values)}"
         )
     try:
         return _assess(values, **policy)
@@ -45,7 +60,7 @@ def build_tuple(value: Any) -> list[int]:
 def release_id(values: Any) -> str | None:
     """The release id (``windows_11_24h2``) of a host's registry values, or ``None`` for retired/unknown builds."""
     try:
-        return identify(values).release_id
+        return identify_release(values)
     except BuildError as exc:
         raise AnsibleFilterError(f"hygiene.winpatch.release_id: {exc}") from exc
 

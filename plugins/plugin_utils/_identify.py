@@ -15,6 +15,9 @@ Rules (see DESIGN.md section 2 and shared/notes/windows-facts.md):
 - LTSB/LTSC and IoT editions are told apart by ``EditionID`` (:func:`_releases.edition_group`), which selects
   the lifecycle, not the release.
 - Versions are tuples of integers, never strings or floats.
+- Windows 11 24H2/25H2 (client) and Server 2025 have had separate UBR numberings since 2026-01; a client host
+  reporting Server 2025's numbering (UBR >= ``SERVER_2025_OWN_UBR``) is refused as inconsistent.
+- Error messages show values plainly, never Python or Ansible type names.
 
 Accepted value shapes (registry exports differ):
 
@@ -53,6 +56,14 @@ _CLIENT = "Client"
 _WINDOWS_11_FIRST_BUILD = 22000
 _SERVER_TYPES = {"server": "Server", "server core": "Server Core", "nano server": "Nano Server"}
 
+# Windows Server 2025 left the 26100 stream it shared with Windows 11 24H2/25H2 with the 2026-01 update: its UBRs
+# jumped to 26100.32230 (KB5073379) while the clients went on from 7462 to 7623 (data/catalog.json). The clients add
+# about 150-250 a month (9168 in 2026-08), so they would need at least seven years to reach 30000: a client 26100/26200
+# host reporting a UBR of 30000 or more has Server 2025 numbering, which no client update produces. The rule is
+# deliberately far below Server 2025's first own UBR and far above any client UBR, so it never needs updating.
+SERVER_2025_OWN_UBR = 30000
+_CLIENT_26100_STREAM = frozenset({"windows_11_24h2", "windows_11_25h2"})
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -72,6 +83,21 @@ class Identity:
     @property
     def ubr(self) -> int:
         return self.build[3]
+
+
+def _shown(value: Any) -> str:
+    """A value as an error message shows it: its plain value, never an internal type name (tagged or not)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return repr(str(value))
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple, set)):
+        return "a list"
+    return "a value that is neither text nor a number"
 
 
 def _clean(value: str) -> str:
@@ -124,7 +150,7 @@ def _text(values: Mapping[str, Any], name: str) -> str | None:
     if not found or value is None:
         return None
     if not isinstance(value, str):
-        raise BuildError(f"Failed to read {name}: expected a string, got {type(value).__name__} {value!r}")
+        raise BuildError(f"Failed to read {name}: {name} must be text, got {_shown(value)}")
     text = _clean(value)
     return text or None
 
@@ -164,7 +190,7 @@ def parse_ubr(value: Any) -> int:
     if value is None or (isinstance(value, str) and not _clean(value)):
         raise BuildError("Failed to read UBR: the value is missing")
     if isinstance(value, bool):
-        raise BuildError(f"Failed to read UBR: expected an integer, got {value!r}")
+        raise BuildError(f"Failed to read UBR: UBR must be a whole number such as 7171, got {_shown(value)}")
     if isinstance(value, int):
         number = value
     elif isinstance(value, str):
@@ -176,7 +202,7 @@ def parse_ubr(value: Any) -> int:
         else:
             raise BuildError(f"Failed to read UBR: {value!r} is not a decimal or 0x-prefixed hexadecimal integer")
     else:
-        raise BuildError(f"Failed to read UBR: expected an integer, got {type(value).__name__} {value!r}")
+        raise BuildError(f"Failed to read UBR: UBR must be a whole number such as 7171, got {_shown(value)}")
     if not 0 <= number <= _UINT32_MAX:
         raise BuildError(f"Failed to read UBR: {number} is outside the REG_DWORD range 0..4294967295")
     return number
@@ -211,11 +237,70 @@ def _installation_type(values: Mapping[str, Any]) -> str | None:
     )
 
 
+@dataclass(frozen=True)
+class _Release:
+    release_id: str | None
+    name: str
+    family: str | None
+    note: str | None
+
+
+def _release(major_build: int, installation_type: str | None) -> _Release:
+    """The release of a build major and InstallationType (``release_id`` None for retired and unknown builds)."""
+    candidates = [r for r in RELEASES.values() if r.build_major == major_build]
+    if installation_type is not None:
+        matching = [r for r in candidates if installation_type in r.installation_types or _nano(installation_type, r)]
+    elif len({r.family for r in candidates}) <= 1:
+        matching = candidates
+    else:
+        families = " and ".join(sorted(r.name for r in candidates))
+        raise BuildError(
+            f"Failed to identify the release: InstallationType is missing and build {major_build} is {families}"
+        )
+    if len(matching) == 1:
+        release = matching[0]
+        return _Release(release.release_id, release.name, release.family, None)
+
+    server = installation_type is not None and installation_type != _CLIENT
+    family = None if installation_type is None else ("server" if server else "client")
+    if installation_type is None:
+        retired_name = RETIRED_CLIENT_BUILDS.get(major_build) or RETIRED_SERVER_BUILDS.get(major_build)
+    else:
+        retired_name = (RETIRED_SERVER_BUILDS if server else RETIRED_CLIENT_BUILDS).get(major_build)
+    if retired_name:
+        return _Release(None, retired_name, family, f"{retired_name} is retired and no longer receives updates")
+    if candidates:
+        names = ", ".join(r.name for r in candidates)
+        note = f"build {major_build} with InstallationType {installation_type!r} matches no known release ({names})"
+    else:
+        note = f"build {major_build} is an unknown build, not a Windows release hygiene.winpatch knows"
+    if family == "client" and major_build >= _WINDOWS_11_FIRST_BUILD:
+        name = f"Windows 11 (unknown build {major_build})"
+    else:
+        name = f"Unknown Windows build {major_build}"
+    return _Release(None, name, family, note)
+
+
+def _check_stream(release: _Release, major_build: int, ubr: int, installation_type: str | None) -> None:
+    """Refuse a UBR that belongs to no servicing stream of the release (see ``SERVER_2025_OWN_UBR``)."""
+    if release.release_id in _CLIENT_26100_STREAM and ubr >= SERVER_2025_OWN_UBR:
+        said = (
+            f"InstallationType is {installation_type}"
+            if installation_type is not None
+            else f"build {major_build} is {release.name}, a client release"
+        )
+        raise BuildError(
+            f"Failed to identify the release: UBR {ubr} is Windows Server 2025 numbering "
+            f"(26100.{SERVER_2025_OWN_UBR} and up since 2026-01) but {said}"
+        )
+
+
 def identify(values: Mapping[str, Any]) -> Identity:
     """Identify a host from its registry values; raises :class:`BuildError` for malformed or missing build values.
 
     A build we recognise as long retired gets its name with ``release_id=None``; an unknown build gets
     ``release_id=None`` and a ``note``. Neither raises: they are facts about the host, not bad input.
+    A UBR that belongs to no servicing stream of the identified release raises (``SERVER_2025_OWN_UBR``).
     """
     if not isinstance(values, Mapping):
         raise BuildError(f"Failed to identify the release: expected a mapping of registry values, got {values!r}")
@@ -229,60 +314,38 @@ def identify(values: Mapping[str, Any]) -> Identity:
     ubr = parse_ubr(raw_ubr)
     major, minor = _version(values, major_build)
     build = (major, minor, major_build, ubr)
-    build_str = format_build(build)
     installation_type = _installation_type(values)
     edition_id = _text(values, "EditionID")
-    group = edition_group(edition_id)
+    release = _release(major_build, installation_type)
+    _check_stream(release, major_build, ubr, installation_type)
+    return Identity(
+        release_id=release.release_id,
+        name=release.name,
+        build=build,
+        build_str=format_build(build),
+        edition_group=edition_group(edition_id),
+        installation_type=installation_type,
+        supported_release=release.release_id is not None,
+        family=release.family,
+        edition_id=edition_id,
+        note=release.note,
+    )
 
-    candidates = [r for r in RELEASES.values() if r.build_major == major_build]
-    if installation_type is not None:
-        matching = [r for r in candidates if installation_type in r.installation_types or _nano(installation_type, r)]
-    elif len({r.family for r in candidates}) == 1:
-        matching = candidates
-    else:
-        families = " and ".join(sorted(r.name for r in candidates))
-        raise BuildError(
-            f"Failed to identify the release: InstallationType is missing and build {major_build} is {families}"
-        )
 
-    def result(release_id: str | None, name: str, family: str | None, note: str | None) -> Identity:
-        return Identity(
-            release_id=release_id,
-            name=name,
-            build=build,
-            build_str=build_str,
-            edition_group=group,
-            installation_type=installation_type,
-            supported_release=release_id is not None,
-            family=family,
-            edition_id=edition_id,
-            note=note,
-        )
+def identify_release(values: Mapping[str, Any]) -> str | None:
+    """The release id of a host from ``CurrentBuild`` and ``InstallationType`` alone (None: retired or unknown).
 
-    if len(matching) == 1:
-        release = matching[0]
-        return result(release.release_id, release.name, release.family, None)
-
-    server = installation_type is not None and installation_type != _CLIENT
-    retired_table = RETIRED_SERVER_BUILDS if server else RETIRED_CLIENT_BUILDS
-    if installation_type is None:
-        retired_name = RETIRED_CLIENT_BUILDS.get(major_build) or RETIRED_SERVER_BUILDS.get(major_build)
-    else:
-        retired_name = retired_table.get(major_build)
-    if retired_name:
-        family = None if installation_type is None else ("server" if server else "client")
-        return result(None, retired_name, family, f"{retired_name} is retired and no longer receives updates")
-    if candidates:
-        names = ", ".join(r.name for r in candidates)
-        note = f"build {major_build} with InstallationType {installation_type!r} matches no known release ({names})"
-    else:
-        note = f"build {major_build} is not a Windows release hygiene.winpatch knows"
-    family = None if installation_type is None else ("server" if server else "client")
-    if family == "client" and major_build >= _WINDOWS_11_FIRST_BUILD:
-        name = f"Windows 11 (unknown build {major_build})"
-    else:
-        name = f"Unknown Windows build {major_build}"
-    return result(None, name, family, note)
+    ``UBR`` is not needed; when it is given it must be valid and is checked against the release's streams as in
+    :func:`identify`.
+    """
+    if not isinstance(values, Mapping):
+        raise BuildError(f"Failed to identify the release: expected a mapping of registry values, got {values!r}")
+    major_build = _current_build(values)
+    release = _release(major_build, _installation_type(values))
+    found, raw_ubr = _lookup(values, "UBR")
+    if found and raw_ubr is not None and not (isinstance(raw_ubr, str) and not _clean(raw_ubr)):
+        _check_stream(release, major_build, parse_ubr(raw_ubr), _installation_type(values))
+    return release.release_id
 
 
 def _nano(installation_type: str, release: Any) -> bool:

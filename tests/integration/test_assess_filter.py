@@ -93,6 +93,7 @@ def cmdb_run(tmp_path_factory):
             cmdb_rows: "{{{{ lookup('ansible.builtin.file', 'cmdb.json') | from_json }}}}"
             oct_2025: "10.0.19045.6456"
             old_2021: "10.0.19045.999"
+            no_ubr: {{CurrentBuild: '26100', InstallationType: Server Core}}
           tasks:
             - name: Assess every row
               ansible.builtin.set_fact:
@@ -112,6 +113,26 @@ def cmdb_run(tmp_path_factory):
                   - (cmdb_rows[2] | hygiene.winpatch.release_id) == 'windows_server_2025'
                   - (cmdb_rows[0] | hygiene.winpatch.release_id) == 'windows_11_24h2'
                   - (cmdb_rows[5] | hygiene.winpatch.release_id) is none
+                  - (no_ubr | hygiene.winpatch.release_id) == 'windows_server_2025'
+
+            - name: Assess hosts whose values are odd (YAML values are tagged by ansible-core)
+              ansible.builtin.set_fact:
+                odd_results: "{{{{ odd_results | default({{}}) | combine({{item.key: item.value
+                                   | hygiene.winpatch.assess(as_of='{AS_OF}')}}) }}}}"
+              loop: "{{{{ odd_hosts | dict2items }}}}"
+              loop_control:
+                label: "{{{{ item.key }}}}"
+              vars:
+                odd_hosts:
+                  unknown_build: {{CurrentBuild: '99999', UBR: 1}}
+                  float_ubr: {{CurrentBuild: '26100', UBR: 7171.5, InstallationType: Client}}
+                  server_numbering_on_client: {{CurrentBuild: '26100', UBR: 32370, InstallationType: Client}}
+
+            - name: Write the odd results
+              ansible.builtin.copy:
+                content: "{{{{ odd_results | to_nice_json }}}}"
+                dest: "{out.with_name("odd.json")}"
+                mode: "0644"
 
             - name: Write the results
               ansible.builtin.copy:
@@ -149,6 +170,26 @@ def test_result_fields_of_the_playbook_run(cmdb_run):
     assert results["pc-0005"]["reason"].startswith("Failed to identify the patch level: UBR is missing")
     for result in results.values():
         assert result["catalog_date"] and result["reason"]
+
+
+def test_odd_host_values_give_whole_sentences(cmdb_run):
+    proc, out = cmdb_run
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    odd = json.loads(out.with_name("odd.json").read_text(encoding="utf-8"))
+    assert odd["unknown_build"]["state"] == "unsupported"
+    assert odd["unknown_build"]["reason"] == (
+        "Unknown Windows build 99999 (10.0.99999.1) cannot be assessed: build 99999 is an unknown build, "
+        "not a Windows release hygiene.winpatch knows."
+    )
+    assert (odd["float_ubr"]["state"], odd["float_ubr"]["reason"]) == (
+        "error",
+        "Failed to read UBR: UBR must be a whole number such as 7171, got 7171.5.",
+    )
+    assert (odd["server_numbering_on_client"]["state"], odd["server_numbering_on_client"]["reason"]) == (
+        "error",
+        "Failed to identify the release: UBR 32370 is Windows Server 2025 numbering (26100.30000 and up since "
+        "2026-01) but InstallationType is Client.",
+    )
 
 
 @pytest.mark.parametrize(

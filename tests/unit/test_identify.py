@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._errors import BuildError
-from ansible_collections.hygiene.winpatch.plugins.plugin_utils._identify import identify, parse_build, parse_ubr
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._identify import (
+    identify,
+    identify_release,
+    parse_build,
+    parse_ubr,
+)
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._releases import RELEASES
 
 
@@ -284,3 +289,70 @@ def test_sample_server_2022_core_is_told_by_installation_type():
     build = int(version.split(".")[2])
     ident = identify({"CurrentBuild": str(build), "UBR": 4294, "InstallationType": "Server Core"})
     assert (ident.release_id, ident.installation_type) == ("windows_server_2022", "Server Core")
+
+
+# --- messages a playbook author reads, and inconsistent hosts ------------------------------------------------------
+
+
+class _TaggedFloat(float):
+    """Stands in for ansible-core's tagged float (a float subclass with an internal name)."""
+
+
+@pytest.mark.parametrize("raw", [7171.5, _TaggedFloat(7171.5)])
+def test_ubr_float_message_has_no_type_name(raw):
+    with pytest.raises(BuildError) as err:
+        identify(host(26100, raw))
+    assert str(err.value) == "Failed to read UBR: UBR must be a whole number such as 7171, got 7171.5"
+
+
+def test_text_value_message_has_no_type_name():
+    with pytest.raises(BuildError) as err:
+        identify({"CurrentBuild": "26100", "UBR": 1, "InstallationType": ["Client"]})
+    assert str(err.value) == "Failed to read InstallationType: InstallationType must be text, got a list"
+
+
+@pytest.mark.parametrize("itype", [None, "Client", "Server"])
+def test_unknown_build_is_unknown_with_or_without_installation_type(itype):
+    ident = identify(host(99999, 1, itype))
+    assert (ident.release_id, ident.supported_release) == (None, False)
+    assert ident.note == "build 99999 is an unknown build, not a Windows release hygiene.winpatch knows"
+
+
+def test_retired_build_without_installation_type_is_named():
+    ident = identify(host(18363, 720, None))
+    assert (ident.release_id, ident.name) == (None, "Windows 10 1909")
+
+
+@pytest.mark.parametrize(
+    ("build", "itype", "said"),
+    [
+        (26100, "Client", "InstallationType is Client"),
+        (26200, "Client", "InstallationType is Client"),
+        (26200, None, "build 26200 is Windows 11 25H2, a client release"),
+    ],
+)
+def test_client_with_server_2025_numbering_is_refused(build, itype, said):
+    with pytest.raises(BuildError) as err:
+        identify(host(build, 33438, itype))
+    assert str(err.value) == (
+        f"Failed to identify the release: UBR 33438 is Windows Server 2025 numbering (26100.30000 and up since "
+        f"2026-01) but {said}"
+    )
+
+
+def test_server_2025_numbering_on_server_and_high_client_ubrs_below_the_rule_are_fine():
+    assert identify(host(26100, 33438, "Server")).release_id == "windows_server_2025"
+    assert identify(host(26100, 29999, "Client")).release_id == "windows_11_24h2"
+    assert identify(host(20348, 33438, "Server")).release_id == "windows_server_2022"  # other streams: no rule
+
+
+def test_release_id_needs_no_ubr():
+    assert identify_release({"CurrentBuild": "26100", "InstallationType": "Server Core"}) == "windows_server_2025"
+    assert identify_release({"CurrentBuild": "26100", "InstallationType": "Client", "UBR": ""}) == "windows_11_24h2"
+    assert identify_release({"CurrentBuildNumber": 18363}) is None
+    with pytest.raises(BuildError, match="InstallationType is missing and build 26100 is"):
+        identify_release({"CurrentBuild": "26100"})
+    with pytest.raises(BuildError, match="UBR 33438 is Windows Server 2025 numbering"):
+        identify_release({"CurrentBuild": "26100", "InstallationType": "Client", "UBR": 33438})
+    with pytest.raises(BuildError, match="UBR must be a whole number"):
+        identify_release({"CurrentBuild": "26100", "InstallationType": "Client", "UBR": 1.5})
