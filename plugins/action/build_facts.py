@@ -12,7 +12,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 
-from ansible_collections.hygiene.winpatch.plugins.plugin_utils import _scripts
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils import _scripts, _sweep
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._catalog import load_catalog
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._errors import ScriptError, WinpatchError
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._facts import host_variables
@@ -53,6 +53,36 @@ def _command_line(connection: Any) -> str:
     return command
 
 
+# The connections build_facts runs over: WinRM (and PSRP, on the same listener), to a Windows host.
+WINDOWS_CONNECTIONS = ("winrm", "psrp")
+
+
+def _connection_target(connection: Any, host: str) -> _sweep.Target | None:
+    """Where the task's winrm or psrp connection was going, for a reason worded as the inventory plugin words it."""
+    if connection.transport == "psrp":
+        kwargs = getattr(connection, "_psrp_conn_kwargs", None) or {}
+        address, port, user = (getattr(connection, f"_psrp_{k}", None) for k in ("host", "port", "user"))
+        scheme = "https" if kwargs.get("ssl") else "http"
+        path, read_timeout = str(kwargs.get("path") or "wsman"), kwargs.get("read_timeout") or 30
+    else:
+        address, port, user = (getattr(connection, f"_winrm_{k}", None) for k in ("host", "port", "user"))
+        scheme, path = getattr(connection, "_winrm_scheme", None), str(getattr(connection, "_winrm_path", "/wsman"))
+        read_timeout = (getattr(connection, "_winrm_kwargs", None) or {}).get("read_timeout_sec") or 30
+    if not address or not port or not scheme:
+        return None
+    return _sweep.Target(
+        name=host,
+        host=str(address),
+        port=int(port),
+        scheme=str(scheme),
+        transport="",
+        user=str(user or ""),
+        password="",
+        read_timeout=int(read_timeout),
+        path=path if path.startswith("/") else f"/{path}",
+    )
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True  # read-only: the script changes nothing
@@ -73,13 +103,28 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg=str(e))
             return result
 
+        # The script is PowerShell run by a WinRM shell: another connection would fail later, and obscurely.
+        if self._connection.transport not in WINDOWS_CONNECTIONS:
+            name = getattr(self._connection, "_load_name", None) or self._connection.transport
+            result.update(
+                failed=True,
+                msg=f"Failed to read the build facts of {host}: build_facts needs a Windows host reached over "
+                f"winrm or psrp, but its connection is {name}",
+            )
+            return result
+
         # Run the script over the task's own connection, parameters on stdin.
         try:
             command = _command_line(self._connection)
             display.vvv(f"build_facts: running {SCRIPT} v{_scripts.script_version(SCRIPT)}", host=host)
             res = self._low_level_execute_command(command, sudoable=False, in_data=_scripts.encode_params({}))
         except AnsibleConnectionFailure as e:
-            result.update(unreachable=True, msg=f"Failed to connect to {host} to read the build facts: {to_text(e)}")
+            # The same reason texts as the inventory plugin's sweep, when the connection's message is one it knows.
+            target = _connection_target(self._connection, host)
+            reason = _sweep.connection_failure_reason(target, to_text(e), target.read_timeout) if target else None
+            result.update(
+                unreachable=True, msg=f"Failed to connect to {host} to read the build facts: {reason or to_text(e)}"
+            )
             return result
         except (AnsibleError, ScriptError) as e:
             result.update(failed=True, msg=f"Failed to run the build_facts script on {host}: {to_text(e)}")

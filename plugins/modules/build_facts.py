@@ -11,9 +11,9 @@ module: build_facts
 short_description: Read a Windows host's OS build and judge its patch compliance
 version_added: 0.1.0
 description:
-  - Runs one read-only PowerShell script over the task's own connection (C(ansible.builtin.winrm)) that reads the
-    OS build (C(CurrentBuild), C(UBR)), the pending-reboot signals, the WSUS/WUfB policy values, the hotpatch
-    eligibility and the last boot time.
+  - Runs one read-only PowerShell script over the task's own connection (C(ansible.builtin.winrm) or
+    C(ansible.builtin.psrp)) that reads the OS build (C(CurrentBuild), C(UBR)), the pending-reboot signals, the
+    WSUS/WUfB policy values, the hotpatch eligibility and the last boot time.
   - Judges the build on the controller against the collection's baseline catalog under the policy options, and
     returns the same C(winpatch_*) variables that the P(hygiene.winpatch.compliance#inventory) inventory plugin sets,
     as facts.
@@ -71,8 +71,13 @@ attributes:
 notes:
   - The hotpatch enrollment is read as eligibility (edition, build, virtualization-based security), since Windows
     keeps no documented local value for membership in a hotpatch policy.
-  - A host that cannot be reached is reported as unreachable; a script failure or an answer that is not the
-    script's JSON result fails the task with the cause.
+  - A host that cannot be reached is reported as unreachable, with the same reason texts as the
+    P(hygiene.winpatch.compliance#inventory) inventory plugin (for example C(connection refused by <host>:<port>), or
+    that the port does not speak TLS when HTTPS is used against an HTTP listener); a script failure or an answer that
+    is not the script's JSON result fails the task with the cause.
+  - The host must be a Windows host reached over C(ansible.builtin.winrm) or C(ansible.builtin.psrp); with any other
+    connection (for example C(local) or C(ssh)) the task fails, naming the host and its connection, before running
+    anything.
 seealso:
   - plugin: hygiene.winpatch.compliance
     plugin_type: inventory

@@ -84,7 +84,10 @@ def test_facts_match_the_inventory_plugin_in_check_mode(lab_fleet: Callable[...,
 
     # The down host is unreachable, the others are read; nothing changed, on the hosts either.
     assert recap["down"]["unreachable"] == 1, proc.stdout
-    assert "Failed to connect to down to read the build facts" in proc.stdout
+    # The same reason as the inventory plugin gives (not pywinrm's "HTTPConnectionPool ... Max retries exceeded").
+    down = lab.hosts["down"].address
+    assert f"Failed to connect to down to read the build facts: connection refused by {down}:5985" in proc.stdout
+    assert "Max retries exceeded" not in proc.stdout
     for name in ("cur", "old", "pend"):
         assert recap[name]["failed"] == 0 and recap[name]["unreachable"] == 0, proc.stdout
         assert recap[name]["changed"] == 0
@@ -143,3 +146,33 @@ def test_garbage_and_bad_options_fail_the_task(
     assert recap["good"]["failed"] == 1
     assert "Failed to validate policy option baseline='2026-13'" in proc.stdout
     assert len(lab.hosts["good"].invocations) == calls
+
+
+def test_connections_that_cannot_work_are_named(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:
+    lab = lab_fleet(tiny(a={"release": "windows_11_24h2"}))
+    good = lab.host_vars("a")
+    address = lab.hosts["a"].address
+    inventory = tmp_path / "mixed.yml"
+    hosts = {
+        "a": good,
+        # HTTPS against the HTTP listener: the port does not speak TLS, said as such.
+        "tlsmix": {**good, "ansible_winrm_scheme": "https"},
+        # Not a WinRM host at all: build_facts says what it needs before running anything.
+        "localbox": {"ansible_connection": "local", "ansible_python_interpreter": "auto_silent"},
+    }
+    inventory.write_text(json.dumps({"lab": {"hosts": hosts}}), encoding="utf-8")
+    proc, facts, recap = run_playbook(tmp_path, inventory)
+    assert recap["a"]["failed"] == 0 and facts["a"]["winpatch_build"] == lab.hosts["a"].build, proc.stdout
+    assert recap["tlsmix"]["unreachable"] == 1, proc.stdout
+    out = " ".join(proc.stdout.split())
+    assert (
+        f"Failed to connect to tlsmix to read the build facts: TLS handshake failed with https://{address}:5985/wsman: "
+        "port 5985 does not speak TLS (an HTTP listener?); check the host's scheme and port "
+        "(WinRM listens for HTTP on 5985, HTTPS on 5986)"
+    ) in out
+    assert recap["localbox"]["failed"] == 1, proc.stdout
+    assert (
+        "Failed to read the build facts of localbox: build_facts needs a Windows host reached over winrm or psrp, "
+        "but its connection is local"
+    ) in out
+    assert "powershell.exe" not in proc.stdout.lower()
