@@ -5,6 +5,8 @@
 The catalog is a JSON file (``data/catalog.json``, format in ``docs/developing.md``). Everything that reads it goes
 through :func:`load_catalog` or :func:`parse_catalog`, which validate the whole document and raise
 :class:`CatalogError` naming the file and the first problem found. Nothing downstream has to re-check it.
+A partial catalog is refused too: it must hold every release of ``_releases.RELEASES``, and every such release
+still supported on the catalog's ``data_date`` must have at least one B release.
 
 :func:`dump_catalog` is the single writer: compact, key-sorted JSON, so a regenerated catalog only differs where the
 data differs. :func:`compare_catalogs` decides whether a new catalog may replace an old one (never older, never
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._errors import CatalogError
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._releases import RELEASES
 
 SCHEMA = 1
 KINDS = ("B", "D", "OOB", "HOTPATCH")
@@ -198,11 +201,27 @@ def normalize_kb(value: Any) -> str:
 def parse_build_string(value: Any) -> tuple[int, int, int, int]:
     """``"10.0.26100.6899"`` -> ``(10, 0, 26100, 6899)``; raises ValueError for anything else."""
     if not isinstance(value, str):
-        raise ValueError(f"build must be a string like 10.0.26100.6899, got {type(value).__name__}")
+        raise ValueError(f"build must be a string like 10.0.26100.6899, got {_json_kind(value)}")
     match = _BUILD_RE.match(value)
     if not match:
         raise ValueError(f"build must look like 10.0.26100.6899, got {value!r}")
     return (10, 0, int(match.group(1)), int(match.group(2)))
+
+
+_JSON_KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (bool, "a boolean"),
+    ((int, float), "a number"),
+    (str, "a string"),
+    (Mapping, "an object"),
+    ((list, tuple), "an array"),
+)
+
+
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words ("an array"), never a Python type name."""
+    if value is None:
+        return "null"
+    return next((word for kind, word in _JSON_KINDS if isinstance(value, kind)), "a value JSON cannot hold")
 
 
 def _date(value: Any, what: str) -> datetime.date:
@@ -218,16 +237,19 @@ def _optional_date(value: Any, what: str) -> datetime.date | None:
     return None if value is None else _date(value, what)
 
 
+# A sample value of each kind _require checks, so messages can name the kind in JSON's words.
+_EXAMPLES: dict[Any, Any] = {int: 0, str: "", bool: False, list: [], Mapping: {}}
+
+
 def _require(mapping: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
     if key not in mapping:
         raise ValueError(f"{where}: missing key {key!r}")
     value = mapping[key]
     # bool is an int subclass; never accept it where a number or string is expected
     if isinstance(value, bool) and kind is not bool:
-        raise ValueError(f"{where}: {key!r} must be {getattr(kind, '__name__', kind)}, got a boolean")
+        raise ValueError(f"{where}: {key!r} must be {_json_kind(_EXAMPLES[kind])}, got a boolean")
     if not isinstance(value, kind):
-        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise ValueError(f"{where}: {key!r} must be {expected}, got {type(value).__name__}")
+        raise ValueError(f"{where}: {key!r} must be {_json_kind(_EXAMPLES[kind])}, got {_json_kind(value)}")
     return value
 
 
@@ -237,14 +259,15 @@ def _require(mapping: Mapping[str, Any], key: str, kind: type | tuple[type, ...]
 
 def _parse_update(raw: Any, where: str, build_major: int) -> Update:
     if not isinstance(raw, Mapping):
-        raise ValueError(f"{where}: must be an object, got {type(raw).__name__}")
+        raise ValueError(f"{where}: must be an object, got {_json_kind(raw)}")
     date = _date(_require(raw, "date", str, where), f"{where}.date")
     month = _require(raw, "month", str, where)
     if not _MONTH_RE.match(month) or month != date.strftime("%Y-%m"):
         raise ValueError(f"{where}: month {month!r} does not match date {date.isoformat()}")
+    kb_raw, build_raw = _require(raw, "kb", str, where), _require(raw, "build", str, where)
     try:
-        kb = normalize_kb(_require(raw, "kb", str, where))
-        build = parse_build_string(_require(raw, "build", str, where))
+        kb = normalize_kb(kb_raw)
+        build = parse_build_string(build_raw)
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
     if build[2] != build_major:
@@ -266,7 +289,7 @@ def _parse_update(raw: Any, where: str, build_major: int) -> Update:
 def _parse_release(release_id: str, raw: Any) -> CatalogRelease:
     where = f"release {release_id!r}"
     if not isinstance(raw, Mapping):
-        raise ValueError(f"{where}: must be an object, got {type(raw).__name__}")
+        raise ValueError(f"{where}: must be an object, got {_json_kind(raw)}")
     name = _require(raw, "name", str, where)
     family = _require(raw, "family", str, where)
     if family not in FAMILIES:
@@ -311,7 +334,7 @@ def parse_catalog(data: Mapping[str, Any], *, source: str = "<memory>", path: st
     """
     try:
         if not isinstance(data, Mapping):
-            raise ValueError(f"the document must be a JSON object, got {type(data).__name__}")
+            raise ValueError(f"the document must be a JSON object, got {_json_kind(data)}")
         schema = _require(data, "schema", int, "catalog")
         if schema != SCHEMA:
             raise ValueError(f"unsupported schema {schema} (this collection reads schema {SCHEMA})")
@@ -333,9 +356,37 @@ def parse_catalog(data: Mapping[str, Any], *, source: str = "<memory>", path: st
                 f"data_date {data_date.isoformat()} is later than the newest B release in the catalog "
                 f"({newest.isoformat()})"
             )
+        _check_complete(releases, data_date)
     except ValueError as exc:
         raise CatalogError(f"Failed to load the catalog {source}: {exc}") from None
     return Catalog(schema, data_date, generated_at, tuple(sources), releases, path)
+
+
+def _last_supported_day(release: CatalogRelease) -> datetime.date:
+    """The last day any edition of a release is supported (ESU included); date.max when an end is not published."""
+    days = list(release.lifecycle.values())
+    if any(day is None for day in days):
+        return datetime.date.max
+    if release.esu_end is not None:
+        days.append(release.esu_end)
+    return max(day for day in days if day is not None)
+
+
+def _check_complete(releases: Mapping[str, CatalogRelease], data_date: datetime.date) -> None:
+    """Refuse a partial catalog: every known release must be present, and each one still supported on the
+    catalog's data date must have at least one B release (otherwise its hosts would be judged against nothing)."""
+    missing = [rid for rid in RELEASES if rid not in releases]
+    if missing:
+        names = ", ".join(f"{rid} ({RELEASES[rid].name})" for rid in missing)
+        raise ValueError(f"the catalog is partial: it has no entry for the release {names}")
+    for release_id, release in releases.items():
+        if release_id not in RELEASES or any(u.kind == "B" for u in release.updates):
+            continue
+        if _last_supported_day(release) >= data_date:
+            raise ValueError(
+                f"the catalog is partial: release {release_id!r} ({release.name}) has no B (Patch Tuesday) update, "
+                f"although it is supported on the catalog's data date {data_date.isoformat()}"
+            )
 
 
 def default_catalog_path() -> pathlib.Path:

@@ -499,13 +499,30 @@ def test_release_missing_months_inside_the_catalog_is_never_current():
     assert newer["state"] == "current" and "newer than every update" in newer["reason"]
 
 
-def test_catalog_without_the_release_is_unsupported_with_reason():
+def test_catalog_without_a_release_fails_naming_the_file_and_release(tmp_path):
     data = _catalog_dict()
-    del data["releases"]["windows_server_2022"]
-    partial = parse_catalog(data, source="partial")
-    result = assess(values(20348, 5622, "Server"), partial, as_of=day("2026-09-20"))
-    assert result["state"] == "unsupported"
-    assert "no entry for windows_server_2022" in result["reason"]
+    del data["releases"]["windows_server_2025"]
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(CatalogError) as err:
+        assess(values(26100, 33438, "Server"), catalog_path=str(path), as_of=day("2026-09-20"))
+    assert str(err.value) == (
+        f"Failed to load the catalog {path}: the catalog is partial: it has no entry for the release "
+        "windows_server_2025 (Windows Server 2025)"
+    )
+
+
+def test_catalog_with_a_supported_release_emptied_fails(tmp_path):
+    data = _catalog_dict()
+    data["releases"]["windows_11_24h2"]["updates"] = []
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(CatalogError) as err:
+        assess(values(26100, 9168), catalog_path=str(path), as_of=day("2026-09-20"))
+    assert str(err.value) == (
+        f"Failed to load the catalog {path}: the catalog is partial: release 'windows_11_24h2' (Windows 11 24H2) has "
+        "no B (Patch Tuesday) update, although it is supported on the catalog's data date 2026-09-08"
+    )
 
 
 def test_corrupt_catalog_is_a_clear_failure(tmp_path):
