@@ -161,6 +161,7 @@ cache_connection: ~/.cache/winpatch
 cache_timeout: 3600
 """
 
+import difflib
 import hashlib
 import json
 import os
@@ -186,6 +187,8 @@ display = Display()
 
 POLICY_OPTIONS = ("baseline", "grace_days", "months_tolerated", "hotpatch", "esu", "as_of", "catalog_path")
 CACHE_VERSION = 1
+# The sweep's counts and their smallest valid value.
+COUNT_MINIMUMS = {"workers": 1, "timeout": 1, "attempts": 1, "progress_every": 0}
 # Hosts of an earlier inventory source are swept when they connect over WS-Management (or set no connection).
 WINDOWS_CONNECTIONS = ("winrm", "ansible.builtin.winrm", "psrp", "ansible.builtin.psrp")
 
@@ -208,15 +211,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
-        self._read_config_data(path)
+        config = self._read_config_data(path)
 
-        # Check the policy and load the catalog first: a bad option fails before any host is contacted.
+        # Check the options, the policy and load the catalog first: a bad option fails before any host is contacted.
+        self._check_options(path, config)
         policy = self._policy(path)
         try:
             catalog = load_catalog(policy.catalog_path)
         except WinpatchError as e:
             raise AnsibleParserError(f"Failed to load the baseline catalog for {path}: {e}") from e
         hosts = self._hosts(path)
+        if not hosts:
+            display.warning(f"winpatch: {path} has no hosts to sweep ({self._host_source()}); its groups stay empty")
 
         # Read the cache when allowed, sweep otherwise; only a fresh sweep is written back. A cached sweep of
         # other hosts, another policy or another catalog is a miss: it would leave hosts out or judge them wrongly.
@@ -244,6 +250,34 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self._populate(hosts, results)
 
     # --- options -------------------------------------------------------------------------------------------------
+
+    def _check_options(self, path: str, config: Mapping[str, Any]) -> None:
+        """Refuse keys that are no option (a typo would otherwise be ignored) and counts that cannot work."""
+        unknown = sorted(str(key) for key in config if key not in self._options)
+        if unknown:
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, list(self._options), n=1)
+                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise AnsibleParserError(
+                f"Failed to read {path}: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; "
+                f"see ansible-doc -t inventory {self.NAME}"
+            )
+        for name, minimum in COUNT_MINIMUMS.items():
+            value = self.get_option(name)
+            if value < minimum:
+                raise AnsibleParserError(
+                    f"Failed to read {path}: option {name} must be at least {minimum}, got {value}"
+                )
+
+    def _host_source(self) -> str:
+        """Where the hosts came from, for the warning about a sweep with no hosts."""
+        if self.get_option("hosts") is not None:
+            return "option hosts is an empty list"
+        return (
+            f"no hosts and no hosts_file option, and group {self.get_option('group')!r} of the inventory loaded so far "
+            "has no host that connects over WinRM or PSRP"
+        )
 
     def _policy(self, path: str) -> Policy:
         options = {name: self.get_option(name) for name in POLICY_OPTIONS}

@@ -348,13 +348,20 @@ def test_constructed_options(lab_fleet: Callable[..., Any], tmp_path: pathlib.Pa
     [
         ({"baseline": "2026-13"}, "Failed to read the policy options of "),
         ({"hosts": ["x"]}, "the options hosts and hosts_file are mutually exclusive"),
-        ({"workers": 0}, "Failed to sweep the hosts: workers must be at least 1, got 0"),
+        ({"workers": 0}, "Failed to read {config}: option workers must be at least 1, got 0"),
+        ({"timeout": -5}, "Failed to read {config}: option timeout must be at least 1, got -5"),
+        ({"attempts": 0}, "Failed to read {config}: option attempts must be at least 1, got 0"),
+        ({"progress_every": -1}, "Failed to read {config}: option progress_every must be at least 0, got -1"),
+        ({"bogus_option": 1}, "Failed to read {config}: unknown option 'bogus_option'; see ansible-doc -t inventory"),
+        ({"grace_day": 3}, "Failed to read {config}: unknown option 'grace_day' (did you mean 'grace_days'?)"),
+        ({"Workers": 3, "timeuot": 9}, "unknown options 'Workers' (did you mean 'workers'?), 'timeuot' (did you mean"),
     ],
 )
 def test_bad_options_fail_clearly(tmp_path: pathlib.Path, options: dict[str, Any], message: str) -> None:
     hosts = tmp_path / "hosts.ini"
     hosts.write_text("h1 ansible_host=127.0.0.1\n", encoding="utf-8")
     config = write_config(tmp_path, hosts, **options)
+    message = message.format(config=config)
     proc = subprocess.run(
         [ansible_bin("ansible-inventory"), "-i", str(config), "--list"],
         capture_output=True,
@@ -420,4 +427,68 @@ def test_https_with_certificate_validation(lab_fleet: Callable[..., Any], tmp_pa
     assert (
         reason
         == f"TLS validation failed for https://{address}:5986/wsman: self-signed certificate in certificate chain."
+    )
+
+
+def test_no_hosts_at_all_warns_once(tmp_path: pathlib.Path) -> None:
+    config = tmp_path / "empty.winpatch.yml"
+    config.write_text(json.dumps({"plugin": "hygiene.winpatch.compliance", "as_of": AS_OF}), encoding="utf-8")
+    listing, stderr = inventory_list(config)
+    assert members(listing, "winpatch_current") == set() and not listing["_meta"]["hostvars"]
+    text = " ".join(stderr.replace("[WARNING]:", " ").split())
+    warning = (
+        f"winpatch: {config} has no hosts to sweep (no hosts and no hosts_file option, and group 'all' of the "
+        "inventory loaded so far has no host that connects over WinRM or PSRP); its groups stay empty"
+    )
+    assert text.count(warning) == 1, stderr
+
+
+def test_psrp_hosts_and_a_port_that_does_not_speak_tls(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:
+    lab = lab_fleet(tiny_fleet(a={"release": "windows_11_24h2"}))
+    address = lab.hosts["a"].address
+    login = {"ansible_host": address, "ansible_user": "winpatch", "ansible_password": "Lab-Passw0rd!"}
+    psrp = {**login, "ansible_connection": "psrp", "ansible_psrp_auth": "basic"}
+    config = tmp_path / "psrp.winpatch.yml"
+    config.write_text(
+        json.dumps(
+            {
+                "plugin": "hygiene.winpatch.compliance",
+                "as_of": AS_OF,
+                "hosts": [
+                    # protocol http and no port: 5985, as the psrp connection does (not 5986); winrm vars ignored.
+                    {"name": "psrp-http", **psrp, "ansible_psrp_protocol": "http", "ansible_winrm_scheme": "https"},
+                    {"name": "psrp-port", **psrp, "ansible_psrp_port": 5985, "ansible_psrp_path": "wsman"},
+                    # No protocol and no port: https on 5986, where the lab does not listen.
+                    {"name": "psrp-default", **psrp},
+                    {"name": "psrp-cert", **psrp, "ansible_psrp_protocol": "http", "ansible_psrp_auth": "certificate"},
+                    {"name": "psrp-wrong-pw", **psrp, "ansible_psrp_protocol": "http", "ansible_password": "Nope-1"},
+                    # HTTPS against the HTTP listener.
+                    {
+                        "name": "tls-on-http",
+                        **login,
+                        "ansible_port": 5985,
+                        "ansible_winrm_scheme": "https",
+                        "ansible_winrm_transport": "basic",
+                    },
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    listing, _ = inventory_list(config)
+    reasons = {name: hostvars(listing, name)["winpatch_reason"] for name in listing["_meta"]["hostvars"]}
+    for name in ("psrp-http", "psrp-port"):
+        assert hostvars(listing, name)["winpatch_build"] == lab.hosts["a"].build, reasons[name]
+    assert members(listing, "winpatch_unreachable") == {"psrp-default", "psrp-wrong-pw", "tls-on-http"}
+    assert reasons["psrp-default"] == f"connection refused by {address}:5986."
+    assert reasons["psrp-wrong-pw"] == (
+        f"auth refused: http://{address}:5985/wsman rejected the credentials of user 'winpatch' (HTTP 401)."
+    )
+    assert members(listing, "winpatch_error") == {"psrp-cert"}
+    assert reasons["psrp-cert"] == (
+        "bad connection variables: ansible_psrp_auth=certificate (client certificates) is not supported by the sweep."
+    )
+    assert reasons["tls-on-http"] == (
+        f"TLS handshake failed with https://{address}:5985/wsman: port 5985 does not speak TLS (an HTTP listener?); "
+        "check the host's scheme and port (WinRM listens for HTTP on 5985, HTTPS on 5986)."
     )
