@@ -19,8 +19,12 @@ How a host is judged, for its release (same servicing stream, compared by UBR as
   baseline's release, the baseline month itself; ``behind`` otherwise.
 - A month the catalog holds no B release for (the catalog is older than the last Patch Tuesday, or lacks the month
   for this release) can never be satisfied by a known build: such a host is ``grace`` or ``behind`` with the KB
-  unknown. Only a host newer than every update the catalog knows for its release is taken as ``current``, and
-  then the reason carries the warning.
+  unknown. Only a host newer than every update the catalog knows for its release (or with a later month's update)
+  is taken as ``current``, and then the reason carries the warning.
+- Staleness is judged per release as well: when the catalog lacks the baseline month for the host's release while
+  the release was in support then, the result has ``catalog_stale: true``, the months the release lacks (added to
+  the globally missing ones) in ``missing_months`` and the reason says "the catalog lacks <months> for <release>" and how to refresh it, exactly as
+  for a catalog older than the last Patch Tuesday. Months after the release's end of support are not missing.
 - Releases past their end of support for the host's edition group are ``unsupported`` (Windows 10 22H2 counts
   with ``esu: true`` until the ESU end); so are retired and unknown builds.
 
@@ -281,12 +285,25 @@ def _judge(
         result["expected_prerequisites"] = list(expected.prerequisites)
 
     label = f"{ident.name} {ident.build_str}"
-    gap_months = [m for m in due if m not in b_by_month and m not in result["missing_months"]]
+    # Months the catalog lacks for this release although the release was in support then (a catalog whose sources
+    # ended early for some releases): when the baseline is one of them, the catalog is stale for this host.
+    globally_stale = bool(result["catalog_stale"])
+    support_end = release.esu_end if in_esu else eos
+    gap_months = [
+        m
+        for m in due
+        if m not in b_by_month
+        and m not in result["missing_months"]
+        and (support_end is None or patch_tuesday(m) <= support_end)
+    ]
     gap_clause = None
+    if gap_months and baseline not in b_by_month:
+        result["catalog_stale"] = True
+        result["missing_months"] = sorted({*result["missing_months"], *gap_months})
     if gap_months and (expected is None or unknown):
-        gap_clause = f"the catalog lists no B release of {ident.name} for {_join(gap_months)}"
-        if not result["catalog_stale"]:
-            gap_clause += f"; {REFRESH_HINT}"
+        gap_clause = f"the catalog lacks {_join(gap_months)} for {ident.name}"
+        if not globally_stale:
+            gap_clause += f": {REFRESH_HINT}"
     if not missed:
         if newer_than_catalog and expected is None:
             why = (

@@ -494,9 +494,15 @@ def test_release_missing_months_inside_the_catalog_is_never_current():
     at_march = assess(values(20348, 4893, "Server"), partial, as_of=as_of)
     assert at_march["state"] == "behind"
     assert at_march["expected_kb"] is None
-    assert "lists no B release of Windows Server 2022" in at_march["reason"]
+    months = ["2026-04", "2026-05", "2026-06", "2026-07", "2026-08", "2026-09"]
+    assert (at_march["catalog_stale"], at_march["missing_months"]) == (True, months)
+    assert at_march["reason"].endswith(
+        "the catalog lacks 2026-04 .. 2026-09 (6 months) for Windows Server 2022: "
+        "refresh it with hygiene.winpatch.catalog_update."
+    )
     newer = assess(values(20348, 5622, "Server"), partial, as_of=as_of)
     assert newer["state"] == "current" and "newer than every update" in newer["reason"]
+    assert newer["catalog_stale"] is True and "the catalog lacks 2026-04 .. 2026-09" in newer["reason"]
 
 
 def test_catalog_without_a_release_fails_naming_the_file_and_release(tmp_path):
@@ -558,6 +564,63 @@ def test_month_missing_in_the_middle_of_a_release():
     gap = parse_catalog(data, source="gap")
     later = assess(values(20348, 5139, "Server"), gap, as_of=day("2026-06-30"), baseline="2026-04")
     assert (later["state"], later["expected_kb"], later["installed_month"]) == ("current", None, "2026-05")
-    assert "lists no B release of Windows Server 2022 for 2026-04" in later["reason"]
+    assert (later["catalog_stale"], later["missing_months"]) == (True, ["2026-04"])
+    assert later["reason"] == (
+        "Windows Server 2022 10.0.20348.5139 has the 2026-05 update, which covers the 2026-04 baseline; the catalog "
+        "lacks 2026-04 for Windows Server 2022: refresh it with hygiene.winpatch.catalog_update."
+    )
     earlier = assess(values(20348, 4893, "Server"), gap, as_of=day("2026-06-30"), baseline="2026-04")
     assert (earlier["state"], earlier["expected_kb"], earlier["months_behind"]) == ("behind", None, 1)
+
+
+# --- per-release coverage of the shipped catalog (data up to 2026-09-08, but not for every release) ---------------
+
+
+def test_shipped_catalog_lacks_the_baseline_for_24h2_so_the_host_is_never_quietly_current():
+    # 24H2/25H2 have no 2026-09 B in the shipped catalog although the catalog holds 2026-09 for other releases
+    for build in (26100, 26200):
+        at_august = assess(values(build, 9168, edition="Enterprise"), catalog(), as_of=day("2026-09-20"))
+        assert (at_august["state"], at_august["catalog_stale"], at_august["missing_months"]) == (
+            "grace",
+            True,
+            ["2026-09"],
+        )
+        assert (at_august["expected_kb"], at_august["months_behind"]) == (None, 1)
+        name = "Windows 11 24H2" if build == 26100 else "Windows 11 25H2"
+        assert at_august["reason"].endswith(
+            f"the catalog lacks 2026-09 for {name}: refresh it with hygiene.winpatch.catalog_update."
+        )
+        past_grace = assess(values(build, 9168, edition="Enterprise"), catalog(), as_of=day("2026-10-01"))
+        assert (past_grace["state"], past_grace["catalog_stale"]) == ("behind", True)
+    newer = assess(values(26100, 9200, edition="Enterprise"), catalog(), as_of=day("2026-09-20"))
+    assert (newer["state"], newer["catalog_stale"], newer["missing_months"]) == ("current", True, ["2026-09"])
+    assert "the catalog lacks 2026-09 for Windows 11 24H2" in newer["reason"]
+
+
+def test_release_lacking_months_adds_them_to_a_globally_stale_catalog():
+    result = assess(values(26100, 9168, edition="Enterprise"), catalog(), as_of=day("2026-12-03"))
+    assert (result["state"], result["catalog_stale"]) == ("behind", True)
+    assert result["missing_months"] == ["2026-09", "2026-10", "2026-11"]
+    assert "the catalog lacks 2026-09 for Windows 11 24H2" in result["reason"]
+    assert "the catalog is stale (data up to 2026-09-08, missing 2026-10, 2026-11)" in result["reason"]
+
+
+def test_26h1_lacks_every_month_after_2026_06():
+    result = assess(values(28000, 2269), catalog(), as_of=day("2026-09-20"))
+    assert (result["state"], result["catalog_stale"]) == ("behind", True)
+    assert result["missing_months"] == ["2026-07", "2026-08", "2026-09"]
+    assert "the catalog lacks 2026-07, 2026-08, 2026-09 for Windows 11 26H1" in result["reason"]
+
+
+def test_release_that_has_the_baseline_is_not_stale():
+    result = assess(values(26100, 33438, "Server"), catalog(), as_of=day("2026-09-20"))
+    assert (result["state"], result["catalog_stale"], result["missing_months"]) == ("current", False, [])
+    assert "lacks" not in result["reason"]
+
+
+def test_months_after_the_end_of_support_are_not_missing():
+    # Windows 11 24H2 Home/Pro ended on 2026-10-13: the host is unsupported and 2026-09 is not counted as missing
+    result = assess(values(26100, 9168), catalog(), as_of=day("2026-12-03"))
+    assert result["state"] == "unsupported"
+    assert result["missing_months"] == ["2026-10", "2026-11"]
+    assert "lacks" not in result["reason"]
