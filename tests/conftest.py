@@ -3,4 +3,7 @@
 
 from __future__ import annotations
 
-from tests.lab.pytest_plugin import lab_fleet, lab_octet  # noqa: F401 - fixtures, found by name
+from tests.lab.pytest_plugin import lab_fleet, lab_octet
+
+# pytest finds fixtures by name in this module; __all__ says the imports are here to be found.
+__all__ = ["lab_fleet", "lab_octet"]

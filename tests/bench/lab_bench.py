@@ -78,7 +78,7 @@ def _client(addresses: list[str], mode: str, seconds: float, threads: int, trans
                     result = session.run_ps("hostname")
                     ok = result.status_code == 0
                 else:
-                    rc, _, _ = run_script(protocol(address, transport=transport), "build_facts")
+                    rc, _result, _stderr = run_script(protocol(address, transport=transport), "build_facts")
                     ok = rc == 0
                 error = None
             except Exception as exc:  # counted and reported; the benchmark goes on
@@ -116,7 +116,8 @@ def run_case(addresses: list[str], mode: str, args: argparse.Namespace) -> dict[
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench.lab_bench", description=__doc__.split("\n\n")[0])
+    summary = __doc__.split("\n\n", maxsplit=1)[0]
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.lab_bench", description=summary)
     parser.add_argument("--hosts", type=int, default=40, help="hosts in the fleet (default 40)")
     parser.add_argument("--processes", default="1,2", help="lab layouts to compare, e.g. 1,2,4 (default 1,2)")
     parser.add_argument("--clients", type=int, default=2, help="client processes (default 2)")

@@ -170,7 +170,7 @@ def run_raw(work: pathlib.Path, inventory: str, args: argparse.Namespace) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=4, help="lab processes serving the hosts")
     parser.add_argument("--workers", type=int, default=32, help="the plugin's workers option")

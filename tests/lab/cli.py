@@ -107,7 +107,7 @@ class LabProcess:
 
 def _reboot_hook(server: Any) -> Any:
     """The server's reboot: the host model's reboot plus dropping that host's connections and shells."""
-    return lambda host, downtime: server.reboot_host(host, downtime)
+    return server.reboot_host
 
 
 def _change_hook(server: Any) -> Any:
@@ -143,7 +143,7 @@ def _alive(pid: int) -> bool:
         return True
     # a zombie child of ours counts as gone
     try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)
+        waited, _status = os.waitpid(pid, os.WNOHANG)
         return waited == 0
     except ChildProcessError:
         return True
@@ -235,10 +235,10 @@ def start_background(
             else:
                 time.sleep(0.1)
     if error is not None:
-        for _, child, _ in children:
+        for _shard, child, _state in children:
             if child.poll() is None:
                 child.terminate()
-        for _, child, _ in children:
+        for _shard, child, _state in children:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=10)
         raise LabError(error)

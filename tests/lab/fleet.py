@@ -377,7 +377,7 @@ def _kind(value: Any) -> str:
 def apportion(weights: Mapping[str, float], total: int) -> dict[str, int]:
     """Split ``total`` into integer counts proportional to ``weights`` (largest remainder; ties by key order)."""
     items = [(k, w) for k, w in weights.items() if w > 0]
-    weight_sum = sum(w for _, w in items)
+    weight_sum = sum(weight for _key, weight in items)
     if total <= 0 or not items:
         return {k: 0 for k in weights}
     exact = [(k, total * w / weight_sum) for k, w in items]
@@ -390,7 +390,7 @@ def apportion(weights: Mapping[str, float], total: int) -> dict[str, int]:
 
 
 def _spread(rng: random.Random, counts: Mapping[str, int]) -> list[str]:
-    values = [k for k, n in counts.items() for _ in range(n)]
+    values = [k for k, n in counts.items() for _copy in range(n)]
     rng.shuffle(values)
     return values
 
@@ -901,7 +901,7 @@ class _Builder:
             raise ctx.fail(
                 "rings", f"must be a mapping of ring name to count, percentage or 'rest', got {_kind(value)}"
             )
-        listed = {spec["name"]: spec["ring"] for _, spec in explicit if "ring" in spec}
+        listed = {spec["name"]: spec["ring"] for _index, spec in explicit if "ring" in spec}
         free = [h for h in hosts if h.name not in listed]
         total = len(hosts)
         counts: dict[str, int] = {}

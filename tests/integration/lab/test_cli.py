@@ -84,7 +84,7 @@ def test_start_two_processes_inventory_status_stop(state_dir, lab_octet):
     client = control_client(state_dir)
     assert len(client.hosts()) == 14
     client.patch(last, ubr=4242)
-    rc, result, _ = run_script(protocol_for(hostvars[last]), "build_facts")
+    rc, result, _stderr = run_script(protocol_for(hostvars[last]), "build_facts")
     assert result["registry"]["UBR"] == 4242
 
     stopped = lab_cli("stop", "--state-dir", str(state_dir))
