@@ -24,9 +24,14 @@ description:
     C(ansible_password), C(ansible_winrm_transport), C(ansible_winrm_scheme),
     C(ansible_winrm_server_cert_validation), C(ansible_winrm_ca_trust_path), C(ansible_winrm_read_timeout_sec),
     C(ansible_winrm_operation_timeout_sec), C(ansible_winrm_message_encryption)); O(connection) gives defaults.
+  - A host with C(ansible_connection=psrp) is read on the same WinRM listener with its C(ansible_psrp_*) variables;
+    see the notes for how they map to pywinrm.
   - A host that cannot be reached, refuses the credentials or answers something else than the script's result is
     put in C(winpatch_unreachable) or C(winpatch_error) with the reason in C(winpatch_reason); the sweep goes on.
-  - The configuration file name must end in C(winpatch.yml) or C(winpatch.yaml).
+  - The configuration file name must end in C(winpatch.yml) or C(winpatch.yaml). A key that is no option of this
+    plugin (a typo such as C(grace_day)) fails the source, naming the key and the file.
+  - When there is no host to sweep (no O(hosts), no O(hosts_file) and no WinRM/PSRP host in O(group) of the inventory
+    loaded so far), a warning names the configuration file and the groups stay empty.
 extends_documentation_fragment:
   - constructed
   - inventory_cache
@@ -67,15 +72,19 @@ options:
     type: dict
     default: {}
   workers:
-    description: How many hosts are read at the same time.
+    description: How many hosts are read at the same time; at least V(1).
     type: int
     default: 32
   timeout:
-    description: Seconds allowed for one host, connection and retry included; a host over it is unreachable.
+    description:
+      - Seconds allowed for one host, connection and retry included; a host over it is unreachable.
+      - At least V(1).
     type: int
     default: 60
   attempts:
-    description: Tries per host for transient failures (a dropped connection, HTTP 502/503/504), with backoff.
+    description:
+      - Tries per host for transient failures (a dropped connection, HTTP 502/503/504), with backoff.
+      - At least V(1).
     type: int
     default: 2
   progress_every:
@@ -112,6 +121,40 @@ options:
     description: The baseline catalog (JSON) to use instead of the one shipped in the collection.
     type: path
 notes:
+  - 'The host variables set on every swept host (the same keys as the facts of M(hygiene.winpatch.build_facts)):
+    C(winpatch_state) (V(current), V(grace), V(behind), V(pending_reboot), V(unsupported), V(unreachable) or V(error));
+    C(winpatch_reason) (one sentence: why the host is in its state, or why it was not read);
+    C(winpatch_release) (for example C(Windows 11 24H2)) and C(winpatch_release_id) (for example C(windows_11_24h2),
+    null for an unknown build); C(winpatch_build) (C(10.0.<CurrentBuild>.<UBR>));
+    C(winpatch_expected_build), C(winpatch_expected_kb) and C(winpatch_expected_prerequisites) (the baseline month''s
+    update for the release and its checkpoint KBs); C(winpatch_months_behind) (int); C(winpatch_installed_month)
+    (C(YYYY-MM)); C(winpatch_edition_group) (for example V(default), V(enterprise), V(ltsc));
+    C(winpatch_baseline_month) (C(YYYY-MM)); C(winpatch_end_of_support) (ISO date for the edition group);
+    C(winpatch_catalog_date) (ISO date), C(winpatch_catalog_stale) (bool) and C(winpatch_missing_months) (list of
+    C(YYYY-MM)); C(winpatch_checked_at) (UTC ISO 8601, when the host was read).'
+  - 'The raw values the script read, null when the host was not read: C(winpatch_computer_name);
+    C(winpatch_registry) (C(CurrentBuild), C(CurrentBuildNumber), C(UBR), C(DisplayVersion), C(EditionID),
+    C(InstallationType), C(ProductName), C(ReleaseId)); C(winpatch_pending_reboot) (C(any) and each signal:
+    C(cbs_reboot_pending), C(wu_reboot_required), C(pending_file_rename), C(pending_computer_rename));
+    C(winpatch_policy) (the WSUS/WUfB policy values, null when not set); C(winpatch_hotpatch) (C(enrolled), read as
+    eligibility, C(eligible_edition), C(vbs_running)); C(winpatch_last_boot) (UTC ISO 8601).'
+  - A host with C(ansible_connection=psrp) is read on the same WinRM listener with its C(ansible_psrp_*) variables
+    (its C(ansible_winrm_*) ones are ignored, as the psrp connection ignores them), mapped to pywinrm as follows.
+    C(ansible_psrp_protocol) and C(ansible_psrp_port) (or C(ansible_port)) as the psrp connection does it (https on
+    5986 when neither is set, http on 5985 when only the protocol http is set, http only on port 5985 when only the
+    port is set); C(ansible_psrp_host), C(ansible_psrp_user), C(ansible_psrp_path); C(ansible_psrp_auth) V(basic) and
+    V(ntlm) as such, V(negotiate) (the default) as NTLM, V(kerberos) and V(credssp) only with the Python packages
+    C(requests-kerberos) and C(requests-credssp) installed; C(ansible_psrp_cert_validation),
+    C(ansible_psrp_ca_cert) (or C(ansible_psrp_cert_trust_path)), C(ansible_psrp_read_timeout),
+    C(ansible_psrp_operation_timeout), C(ansible_psrp_message_encryption) and C(ansible_psrp_negotiate_send_cbt)
+    as their C(ansible_winrm_*) counterparts.
+  - A psrp host that needs what pywinrm cannot do here is put in C(winpatch_error) with the variable named in
+    C(winpatch_reason) - C(ansible_psrp_auth=certificate) (client certificates), C(ansible_psrp_proxy), a
+    C(ansible_psrp_configuration_name) other than C(Microsoft.PowerShell), V(kerberos) or V(credssp) without their
+    package. Not used (no pywinrm equivalent, and not needed for one short command) -
+    C(ansible_psrp_connection_timeout) (O(timeout) bounds each host), C(ansible_psrp_reconnection_*),
+    C(ansible_psrp_max_envelope_size), C(ansible_psrp_negotiate_delegate), C(ansible_psrp_negotiate_hostname_override),
+    C(ansible_psrp_negotiate_service), C(ansible_psrp_credssp_*), C(ansible_psrp_ignore_proxy) (no proxy is ever used).
   - Values read from the hosts are marked unsafe, so they are never templated.
   - With the inventory cache on, a cached sweep is reused until it expires, as long as the hosts, the policy and the
     catalog are the same (with O(as_of) unset the policy changes at midnight); the connection variables are not cached.

@@ -492,3 +492,21 @@ def test_psrp_hosts_and_a_port_that_does_not_speak_tls(lab_fleet: Callable[..., 
         f"TLS handshake failed with https://{address}:5985/wsman: port 5985 does not speak TLS (an HTTP listener?); "
         "check the host's scheme and port (WinRM listens for HTTP on 5985, HTTPS on 5986)."
     )
+
+
+def test_docs_list_every_host_variable() -> None:
+    """ansible-doc renders the plugin's docs, and they name every winpatch_* variable the plugin sets."""
+    from ansible_collections.hygiene.winpatch.plugins.plugin_utils._facts import ASSESSMENT_KEYS, RAW_KEYS
+
+    proc = subprocess.run(
+        [ansible_bin("ansible-doc"), "-t", "inventory", "--json", "hygiene.winpatch.compliance"],
+        capture_output=True,
+        text=True,
+        env=ansible_env(),
+        check=True,
+    )
+    doc = json.loads(proc.stdout)["hygiene.winpatch.compliance"]["doc"]
+    notes = " ".join(doc["notes"])
+    for key in (*ASSESSMENT_KEYS, *RAW_KEYS, "checked_at"):
+        assert f"C(winpatch_{key})" in notes, key
+    assert "ansible_psrp_protocol" in notes and "ansible_psrp_auth=certificate" in notes
