@@ -62,6 +62,10 @@ options:
       - The catalog file to refresh. Defaults to the catalog shipped in the collection (C(data/catalog.json)).
       - When O(dest) does not exist yet, the shipped catalog is the starting point. When it exists it must be a
         valid catalog.
+      - The default is a file inside the installed collection. In an AWX or Ansible Automation Platform execution
+        environment that file is read-only or lives in a container that is thrown away after the job, and a
+        C(ansible-galaxy collection install --force) replaces it. Point O(dest) at a persistent path instead, and give
+        the same path as C(catalog_path) to the other plugins (see the examples).
     type: path
   backup:
     description:
@@ -94,6 +98,7 @@ notes:
   - Releases that share a servicing stream (Windows 10 21H2/22H2, Windows 11 22H2/23H2, Windows 11 24H2/25H2,
     Windows 10 1607/Server 2016, Windows 10 1809/Server 2019) are filled from one another. Server 2025 is filled from
     Windows 11 24H2 only for updates before 2026-01, when it got its own UBR numbering.
+  - The default O(dest) is inside the installed collection, which an execution environment does not keep; see O(dest).
   - Use C(-vv) to see the remediations that were dropped (malformed FixedBuild values) and C(-vvv) for every update
     added.
 seealso:
@@ -103,9 +108,27 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Refresh the shipped catalog from the MSRC API
+- name: Refresh the shipped catalog from the MSRC API (only where the installed collection is writable and kept)
   hygiene.winpatch.catalog_update:
     mode: online
+
+# In an execution environment (AWX, Automation Platform) keep the catalog on a persistent volume or a project path,
+# and use the same path wherever a catalog is read.
+- name: Refresh a catalog kept outside the collection
+  hygiene.winpatch.catalog_update:
+    dest: /var/lib/winpatch/catalog.json  # starts from the shipped catalog when it does not exist yet
+
+- name: Judge hosts against that catalog
+  ansible.builtin.set_fact:
+    compliance: "{{ registry | hygiene.winpatch.assess(catalog_path='/var/lib/winpatch/catalog.json') }}"
+
+- name: Read the build facts against that catalog
+  hygiene.winpatch.build_facts:
+    catalog_path: /var/lib/winpatch/catalog.json
+
+# and in the inventory source (compliance.winpatch.yml):
+#   plugin: hygiene.winpatch.compliance
+#   catalog_path: /var/lib/winpatch/catalog.json
 
 - name: Refresh a site catalog from documents downloaded on another machine
   hygiene.winpatch.catalog_update:
@@ -150,7 +173,7 @@ releases_updated:
   elements: str
   sample: [windows_11_24h2, windows_server_2025]
 documents:
-  description: The IDs of the CVRF documents read.
+  description: The IDs of the CVRF documents read, in the order Microsoft released them (not alphabetical).
   returned: always
   type: list
   elements: str

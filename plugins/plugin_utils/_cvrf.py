@@ -612,8 +612,12 @@ def _previous_month(month: str) -> str:
 
 
 def refresh_catalog(current: Catalog, documents: Iterable[CvrfDocument], *, generated_at: str) -> Refresh:
-    """Merge documents into ``current``; raise CatalogError when the result would be partial, older or smaller."""
-    docs = list(documents)
+    """Merge documents into ``current``; raise CatalogError when the result would be partial, older or smaller.
+
+    The documents are taken (and reported) in the order Microsoft released them, whatever order they were read in
+    (a directory is listed alphabetically, which puts 2026-Jun before 2026-May).
+    """
+    docs = sorted(documents, key=lambda d: (d.initial_release, d.id))
     statements: list[CvrfUpdate] = []
     dropped: list[str] = []
     for document in docs:

@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.hygiene.winpatch.plugins.plugin_utils import _cvrf
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils import _catalog, _cvrf
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._errors import CatalogError
 from tests.tools.msrc_api import xml_to_json
 
@@ -222,3 +222,16 @@ def test_stray_reference_in_an_old_document_is_not_dated_by_it():
         "windows_11_24h2", "KB5000001", (10, 0, 26100, 9000), "B", day(2026, 7, 14), "2026-Jul", (), 57, ()
     )
     assert _cvrf.pick_cvrf_evidence([old, own])["windows_11_24h2", "KB5000001"].document == "2026-Jul"
+
+
+def test_refresh_lists_the_documents_in_date_order(documents):
+    """Offline, a directory is read alphabetically (2026-Jun before 2026-May); the result is in date order."""
+    data = json.loads(_catalog.default_catalog_path().read_text(encoding="utf-8"))
+    for release in data["releases"].values():
+        release["updates"] = [u for u in release["updates"] if u["date"] < "2026-05-01"]
+    data["data_date"] = max(u["date"] for r in data["releases"].values() for u in r["updates"] if u["kind"] == "B")
+    current = _catalog.parse_catalog(data)
+    alphabetical = [documents["2026-Jun"], documents["2026-May"]]
+    refresh = _cvrf.refresh_catalog(current, alphabetical, generated_at="2026-12-03T00:00:00Z")
+    assert refresh.documents == ["2026-May", "2026-Jun"]
+    assert refresh.months_added == ["2026-05", "2026-06"]
