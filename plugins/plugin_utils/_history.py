@@ -244,7 +244,7 @@ def make_assessment(host: Any, values: Mapping[str, Any]) -> Assessment:
 
 
 # Host variables read for each host, besides ``winpatch_<column>``: grouping and the extra result keys kept in details.
-DETAIL_VARS = ("winpatch_missing_months", "winpatch_baseline_month", "winpatch_end_of_support")
+DETAIL_VARS = ("winpatch_missing_months", "winpatch_baseline_month", "winpatch_end_of_support", "winpatch_as_of")
 _HOST_VARS = tuple(f"winpatch_{name}" for name in ("state", *TEXT_FIELDS, "months_behind", *_TAIL_TEXT_FIELDS))
 NOT_ASSESSED = (
     "not assessed: winpatch_state is not set for this host (it failed or was unreachable before its assessment "

@@ -24,6 +24,7 @@ import datetime
 import io
 import json
 import os
+import re
 import statistics
 import tempfile
 from collections import Counter
@@ -32,6 +33,7 @@ from typing import Any
 
 import jinja2
 
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._compliance import REFRESH_HINT
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._history import (
     COMPLIANT_STATES,
     STATES,
@@ -49,6 +51,15 @@ LAGGARD_STATES = ("behind", "pending_reboot")
 _OPEN_STATES = frozenset(LAGGARD_STATES)
 RING_ORDER = ("pilot", "early", "broad")
 NONE_LABEL = "(none)"
+# A host without a release: it was not reached, or its answer did not identify one. Sorted after the releases.
+UNREACHED_LABEL = "unknown (not reached)"
+UNIDENTIFIED_LABEL = "unknown (not identified)"
+_UNKNOWN_LABELS = (UNREACHED_LABEL, UNIDENTIFIED_LABEL, NONE_LABEL)
+# The clause compliance appends to every reason when the catalog is stale (see _compliance._stale_clause). The
+# dashboard shows it once, in the banner, and drops it from each row; CSV and JSON keep the reason whole.
+_STALE_CLAUSE = re.compile(r"(?:^|;\s*)the catalog is stale \(data up to [^)]*\): " + re.escape(REFRESH_HINT) + r"\.?$")
+# The policy options shown in the dashboard header, in this order.
+POLICY_KEYS = ("baseline", "as_of", "grace_days", "months_tolerated", "hotpatch", "esu")
 STATE_COLORS = {
     "current": "#2e7d32",
     "grace": "#7cb342",
@@ -104,10 +115,17 @@ def _ring_key(name: str) -> tuple[int, str]:
     return (len(RING_ORDER) + (1 if name == NONE_LABEL else 0), name)
 
 
+def _release_label(row: Assessment) -> str:
+    if row.release:
+        return row.release
+    return UNREACHED_LABEL if row.state == "unreachable" else UNIDENTIFIED_LABEL
+
+
 def _group(rows: Sequence[Assessment], attr: str, order: Any = None) -> list[dict[str, Any]]:
     groups: dict[str, list[Assessment]] = {}
     for row in rows:
-        groups.setdefault(getattr(row, attr) or NONE_LABEL, []).append(row)
+        name = _release_label(row) if attr == "release" else getattr(row, attr) or NONE_LABEL
+        groups.setdefault(name, []).append(row)
     out = []
     for name, members in groups.items():
         counts = Counter(a.state for a in members)
@@ -121,7 +139,7 @@ def _group(rows: Sequence[Assessment], attr: str, order: Any = None) -> list[dic
                 "counts": {s: counts.get(s, 0) for s in STATES},
             }
         )
-    out.sort(key=lambda g: order(g["name"]) if order else ((g["name"] == NONE_LABEL), g["name"].lower()))
+    out.sort(key=lambda g: order(g["name"]) if order else ((g["name"] in _UNKNOWN_LABELS), g["name"].lower()))
     return out
 
 
@@ -140,11 +158,56 @@ def _builds(rows: Sequence[Assessment]) -> list[dict[str, Any]]:
                 "build": build,
                 "hosts": len(members),
                 "expected_build": expected[0][0] if expected else None,
+                "expected_note": None if expected else _no_expected_build(members),
                 "counts": {s: counts.get(s, 0) for s in STATES},
             }
         )
     out.sort(key=lambda b: (b["release"].lower(), tuple(-x for x in _build_key(b["build"])[1]), b["build"]))
     return out
+
+
+def _no_expected_build(members: Sequence[Assessment]) -> str:
+    """Why a build group has no expected build: unsupported release, or the baseline month is not in the catalog."""
+    if all(a.state == "unsupported" for a in members):
+        return "none (release not supported)"
+    months = Counter(str(a.details.get("baseline_month")) for a in members if a.details.get("baseline_month"))
+    if months:
+        return f"unknown ({months.most_common(1)[0][0]} is not in the catalog)"
+    return "unknown"
+
+
+def _most_common(values: Iterable[Any]) -> Any:
+    found = Counter(v for v in values if v not in (None, "", []))
+    return found.most_common(1)[0][0] if found else None
+
+
+def _policy(run_policy: Mapping[str, Any], started_at: str, rows: Sequence[Assessment]) -> dict[str, Any]:
+    """The policy of the run as stored, with what the hosts' results say where the stored policy is silent.
+
+    ``baseline_month`` is the month the hosts were judged against (from their results); ``as_of`` falls back to
+    the hosts' recorded ``as_of``, then is marked as the run's day (the default of the policy).
+    """
+    out: dict[str, Any] = {key: run_policy.get(key) for key in POLICY_KEYS}
+    out["baseline_month"] = _most_common(a.details.get("baseline_month") for a in rows)
+    out["as_of_source"] = "policy"
+    if out["as_of"] in (None, ""):
+        judged = _most_common(a.details.get("as_of") for a in rows)
+        out["as_of"] = judged or (started_at[:10] if started_at else None)
+        out["as_of_source"] = "hosts" if judged else "run date"
+    return out
+
+
+def short_reason(reason: str | None) -> str:
+    """A reason without the stale-catalog clause (the dashboard shows that once, in its banner)."""
+    if not reason:
+        return ""
+    short, removed = _STALE_CLAUSE.subn("", reason)
+    if not removed:
+        return reason
+    short = short.strip()
+    if not short:
+        return "see the stale catalog warning above"
+    return short if short.endswith(".") else short + "."
 
 
 def _host_row(a: Assessment) -> dict[str, Any]:
@@ -200,7 +263,8 @@ def _catalog(run_catalog_date: str | None, run_stale: bool | None, rows: Sequenc
     dates = Counter(a.catalog_date for a in rows if a.catalog_date)
     date = run_catalog_date or (dates.most_common(1)[0][0] if dates else None)
     stale = run_stale if run_stale is not None else any(a.catalog_stale for a in rows)
-    return {"date": date, "stale": bool(stale), "dates_seen": sorted(dates)}
+    missing = _most_common(tuple(a.details.get("missing_months") or ()) for a in rows) if stale else None
+    return {"date": date, "stale": bool(stale), "dates_seen": sorted(dates), "missing_months": list(missing or [])}
 
 
 def build_model(
@@ -247,6 +311,7 @@ def build_model(
         "title": title or "Windows patch compliance",
         "history": history.path,
         "run": run.as_dict(),
+        "policy": _policy(run.policy, run.started_at, rows),
         "summary": {
             "hosts": len(rows),
             "compliant": compliant,
@@ -339,7 +404,7 @@ body{font-family:"DejaVu Sans",system-ui,sans-serif;margin:0;background:#f4f6f8;
 header{background:#1f3a4d;color:#fff;padding:16px 24px}
 header h1{margin:0 0 4px;font-size:22px}
 header p{margin:0;opacity:.85}
-main{padding:16px 24px;max-width:1200px}
+main{padding:16px 24px;max-width:1800px}
 section{background:#fff;border-radius:6px;padding:12px 16px;margin:0 0 16px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 h2{font-size:16px;margin:0 0 10px}
 .warn{background:#fff3e0;border-left:6px solid #e65100;padding:10px 14px;margin:0 0 16px;border-radius:4px}
@@ -352,12 +417,14 @@ table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e4e7eb;vertical-align:top}
 th{background:#eef2f5;font-weight:600}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.nowrap{white-space:nowrap}
+header p.policy{margin-top:4px}
 .state{padding:1px 6px;border-radius:3px;color:#fff;font-size:12px;white-space:nowrap}
 .legend span{margin-right:12px;font-size:12px;white-space:nowrap}
 .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}
 svg text{font-family:"DejaVu Sans",sans-serif;font-size:11px;fill:#1c2329}
 .muted{color:#52606d}
-footer{padding:0 24px 24px;color:#52606d;font-size:12px;max-width:1200px}
+footer{padding:0 24px 24px;color:#52606d;font-size:12px;max-width:1800px}
 </style>
 </head>
 <body>
@@ -391,11 +458,22 @@ footer{padding:0 24px 24px;color:#52606d;font-size:12px;max-width:1200px}
 <h1>{{ m.title }}</h1>
 <p>Run {{ m.run.run_id }}{% if m.run.label %} ({{ m.run.label }}){% endif %} started {{ m.run.started_at }}
  &middot; baseline catalog dated <b id="catalog-date">{{ m.catalog.date or "unknown" }}</b></p>
+{% set p = m.policy %}
+<p class="policy" id="policy">Policy: baseline <b>{{ p.baseline if p.baseline is not none else "not recorded" }}</b>
+{%- if p.baseline_month %} (hosts judged against <b id="policy-baseline-month">{{ p.baseline_month }}</b>){% endif %}
+ &middot; as of <b id="policy-as-of">{{ p.as_of or "not recorded" }}</b>
+{%- if p.as_of_source == "hosts" %} (from the hosts' results){% elif p.as_of_source == "run date" %} (not recorded: the day of the run){% endif %}
+ &middot; grace <b>{{ p.grace_days if p.grace_days is not none else "not recorded" }}</b> days
+ &middot; months tolerated <b>{{ p.months_tolerated if p.months_tolerated is not none else "not recorded" }}</b>
+ &middot; hotpatch <b>{{ p.hotpatch if p.hotpatch is not none else "not recorded" }}</b>
+ &middot; ESU <b>{{ "not recorded" if p.esu is none else ("yes" if p.esu else "no") }}</b></p>
 </header>
 <main>
 {% if m.catalog.stale %}
 <div class="warn" id="stale-catalog"><b>Stale catalog.</b> The baseline catalog is dated {{ m.catalog.date or "unknown" }},
- older than the policy allows. Hosts may be judged against an old baseline: refresh the catalog and assess again.</div>
+ older than the policy allows{% if m.catalog.missing_months %} (it lacks {{ m.catalog.missing_months|join(", ") }}){% endif %}.
+ Hosts may be judged against an old baseline and their expected build may be unknown: refresh the catalog with
+ hygiene.winpatch.catalog_update and assess again. The reasons below leave this out; report.csv and report.json keep them whole.</div>
 {% endif %}
 <section>
 <h2>Summary</h2>
@@ -428,11 +506,15 @@ footer{padding:0 24px 24px;color:#52606d;font-size:12px;max-width:1200px}
 <tr><td>{{ p.run_id }}</td><td>{{ p.started_at }}</td><td class="num">{{ p.hosts }}</td><td class="num">{{ p.compliant }}</td><td class="num">{{ pct(p.rate) }}</td></tr>
 {% endfor %}
 </tbody></table>
-<p id="ttc">Time to compliance over the last {{ m.time_to_compliance.runs }} runs:
+<p id="ttc">Time to compliance over {{ "the only run" if m.time_to_compliance.runs == 1 else "the last %d runs"|format(m.time_to_compliance.runs) }}:
 {% if m.time_to_compliance.closed %}median <b>{{ m.time_to_compliance.median_days }}</b> days,
 {% if m.time_to_compliance.p90_days is not none %}90th percentile {{ m.time_to_compliance.p90_days }} days, {% endif %}
 longest {{ m.time_to_compliance.max_days }} days ({{ m.time_to_compliance.closed }} hosts caught up){% else %}no host has caught up yet{% endif %};
-{{ m.time_to_compliance.open }} still behind{% if m.time_to_compliance.oldest_open_days is not none %} (oldest for {{ m.time_to_compliance.oldest_open_days }} days){% endif %}.
+{% set t = m.time_to_compliance %}
+{{ t.open }} still behind{% if t.open and t.oldest_open_days is not none %}
+{%- if t.runs == 1 %} (first seen behind in this run: the history holds no earlier run to measure from)
+{%- elif t.oldest_open_days < 1 %} (all first seen behind less than a day before this run)
+{%- else %} (the longest first seen behind {{ t.oldest_open_days }} days before this run){% endif %}{% endif %}.
 <span class="muted">Measured from the first run that saw a host behind or pending reboot to the first run that saw it compliant;
 as fine as the interval between runs.</span></p>
 </section>
@@ -443,16 +525,16 @@ as fine as the interval between runs.</span></p>
 <section id="builds"><h2>Build distribution</h2>{{ stacked("chart-builds", builds, 300) }}
 <table id="builds-table"><thead><tr><th>release</th><th>build</th><th class="num">hosts</th><th>expected build</th></tr></thead><tbody>
 {% for b in m.builds %}
-<tr><td>{{ b.release }}</td><td>{{ b.build }}</td><td class="num">{{ b.hosts }}</td><td>{{ b.expected_build or "" }}</td></tr>
+<tr><td>{{ b.release }}</td><td class="nowrap">{{ b.build }}</td><td class="num">{{ b.hosts }}</td><td>{% if b.expected_build %}{{ b.expected_build }}{% else %}<span class="muted">{{ b.expected_note or "" }}</span>{% endif %}</td></tr>
 {% endfor %}
 </tbody></table></section>
 <section id="laggards"><h2>Laggards ({{ m.laggards|length }})</h2>
 {% if m.laggards %}
 <table id="laggards-table"><thead><tr><th>host</th><th>state</th><th class="num">months behind</th><th>release</th><th>build</th><th>expected</th><th>site</th><th>ring</th><th>reason</th></tr></thead><tbody>
 {% for h in m.laggards %}
-<tr><td>{{ h.host }}</td><td>{{ chip(h.state) }}</td><td class="num">{{ h.months_behind if h.months_behind is not none else "" }}</td>
-<td>{{ h.release or "" }}</td><td>{{ h.build or "" }}</td><td>{{ h.expected_build or "" }}{% if h.expected_kb %} ({{ h.expected_kb }}){% endif %}</td>
-<td>{{ h.site or "" }}</td><td>{{ h.ring or "" }}</td><td>{{ h.reason or "" }}</td></tr>
+<tr><td class="nowrap">{{ h.host }}</td><td>{{ chip(h.state) }}</td><td class="num">{{ h.months_behind if h.months_behind is not none else "" }}</td>
+<td class="nowrap">{{ h.release or "" }}</td><td class="nowrap">{{ h.build or "" }}</td><td>{% if h.expected_build %}{{ h.expected_build }}{% elif h.details.get("baseline_month") %}<span class="muted">unknown ({{ h.details.get("baseline_month") }} is not in the catalog)</span>{% endif %}{% if h.expected_kb %} ({{ h.expected_kb }}){% endif %}</td>
+<td>{{ h.site or "" }}</td><td>{{ h.ring or "" }}</td><td>{{ reason(h.reason) }}</td></tr>
 {% endfor %}
 </tbody></table>
 {% else %}<p>No host is behind.</p>{% endif %}
@@ -461,7 +543,7 @@ as fine as the interval between runs.</span></p>
 {% if m.unreachable %}
 <table id="unreachable-table"><thead><tr><th>host</th><th>site</th><th>ring</th><th>reason</th><th>checked</th></tr></thead><tbody>
 {% for h in m.unreachable %}
-<tr><td>{{ h.host }}</td><td>{{ h.site or "" }}</td><td>{{ h.ring or "" }}</td><td>{{ h.reason or "" }}</td><td>{{ h.checked_at or "" }}</td></tr>
+<tr><td class="nowrap">{{ h.host }}</td><td>{{ h.site or "" }}</td><td>{{ h.ring or "" }}</td><td>{{ reason(h.reason) }}</td><td class="nowrap">{{ h.checked_at or "" }}</td></tr>
 {% endfor %}
 </tbody></table>
 {% else %}<p>Every host answered.</p>{% endif %}
@@ -470,7 +552,7 @@ as fine as the interval between runs.</span></p>
 <section id="attention"><h2>Errors and unsupported releases ({{ m.attention|length }})</h2>
 <table id="attention-table"><thead><tr><th>host</th><th>state</th><th>release</th><th>build</th><th>reason</th></tr></thead><tbody>
 {% for h in m.attention %}
-<tr><td>{{ h.host }}</td><td>{{ chip(h.state) }}</td><td>{{ h.release or "" }}</td><td>{{ h.build or "" }}</td><td>{{ h.reason or "" }}</td></tr>
+<tr><td class="nowrap">{{ h.host }}</td><td>{{ chip(h.state) }}</td><td class="nowrap">{{ h.release or "" }}</td><td class="nowrap">{{ h.build or "" }}</td><td>{{ reason(h.reason) }}</td></tr>
 {% endfor %}
 </tbody></table>
 </section>
@@ -509,6 +591,7 @@ def render_html(model: Mapping[str, Any]) -> str:
         releases=releases,
         builds=builds,
         trend=_trend_chart(model["trend"]),
+        reason=short_reason if model["catalog"]["stale"] else (lambda text: text or ""),
     )
 
 

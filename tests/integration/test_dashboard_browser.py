@@ -155,7 +155,8 @@ def test_rendered_dom_has_the_numbers(rendered: dict[str, object]) -> None:
     assert [(row[0], row[3]) for row in dom.tables["release-table"] if row] == [
         ("Windows 11 24H2", "80.0 %"),
         ("Windows Server 2022", "40.0 %"),
-        ("(none)", "0.0 %"),
+        ("unknown (not identified)", "0.0 %"),
+        ("unknown (not reached)", "0.0 %"),
     ]
     laggards = [(row[0], row[1], row[2]) for row in dom.tables["laggards-table"] if row]
     assert laggards == [

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils import _report
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._compliance import assess
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._history import (
     HistoryError,
     make_assessment,
@@ -117,7 +118,9 @@ def test_json_content(sample: Path, tmp_path: Path) -> None:
     assert [(g["name"], g["hosts"], g["rate"]) for g in model["by_release"]] == [
         ("Windows 11 24H2", 5, 80.0),
         ("Windows Server 2022", 5, 40.0),
-        ("(none)", 2, 0.0),
+        # No release known: the error host's answer identified none, the unreachable one was never read.
+        ("unknown (not identified)", 1, 0.0),
+        ("unknown (not reached)", 1, 0.0),
     ]
     assert [(b["release"], b["build"], b["hosts"]) for b in model["builds"]] == [
         ("Windows 11 24H2", "10.0.26100.6899", 3),
@@ -151,7 +154,18 @@ def test_json_content(sample: Path, tmp_path: Path) -> None:
         "oldest_open_days": 21.0,
         "runs": 4,
     }
-    assert model["catalog"] == {"date": "2026-09-08", "stale": True, "dates_seen": ["2026-09-08"]}
+    assert model["catalog"] == {"date": "2026-09-08", "stale": True, "dates_seen": ["2026-09-08"], "missing_months": []}
+    # The stored policy has no as_of: the run's day stands in, and says so.
+    assert model["policy"] == {
+        "baseline": "latest",
+        "as_of": "2026-12-01",
+        "as_of_source": "run date",
+        "baseline_month": None,
+        "grace_days": 14,
+        "months_tolerated": None,
+        "hotpatch": None,
+        "esu": None,
+    }
 
 
 def test_csv_content(sample: Path, tmp_path: Path) -> None:
@@ -205,6 +219,11 @@ def test_html_content_and_escaping(sample: Path, tmp_path: Path) -> None:
     assert [r[2] for r in _table(html, "laggards-table")] == ["5", "3", "2", "1"]
     assert [r[4] for r in _table(html, "trend-table")] == ["50.0 %", "41.7 %", "33.3 %", "25.0 %"]
     assert "median 14.0 days" in " ".join(text["ttc"].split())
+    assert "4 still behind (the longest first seen behind 21.0 days before this run)." in " ".join(text["ttc"].split())
+    assert " ".join(text["policy"].split()) == (
+        "Policy: baseline latest · as of 2026-12-01 (not recorded: the day of the run) · grace 14 days"
+        " · months tolerated not recorded · hotpatch not recorded · ESU not recorded"
+    )
     # Host-supplied text is escaped: the evil host name and reason are text, never markup.
     assert "<script" not in html and "script" not in parser.tags and "b" in parser.tags
     assert "evil&lt;b&gt;&#34;&amp;&#39;host" in html
@@ -247,3 +266,82 @@ def test_errors(tmp_path: Path, sample: Path) -> None:
     open_history(tmp_path / "empty.sqlite").close()
     with pytest.raises(ReportError, match=r"empty\.sqlite: the history holds no run yet$"):
         write_report(tmp_path / "empty.sqlite", tmp_path)
+
+
+def _judged(registry: dict, **extra: object) -> dict:
+    """A host's values as the compliance core judges them (the real assess(), the bundled catalog)."""
+    result = assess(registry, as_of=STALE_AS_OF)
+    return {**{f"winpatch_{k}": v for k, v in result.items()}, **extra}
+
+
+# A day the bundled catalog is stale for (its data ends 2026-09-08), so every reason carries the stale clause.
+STALE_AS_OF = "2026-12-01"
+W11_ENT = {"CurrentBuild": "26100", "UBR": 7171, "EditionID": "Enterprise", "InstallationType": "Client"}
+
+
+def test_stale_catalog_is_said_once_and_rows_keep_their_own_reason(tmp_path: Path) -> None:
+    hosts = {f"ws-{i:02d}": _judged(W11_ENT, winpatch_site="hq") for i in range(3)}
+    hosts["down-01"] = {"winpatch_state": "unreachable", "winpatch_reason": "connection refused"}
+    assert all(v["winpatch_catalog_stale"] for k, v in hosts.items() if k != "down-01")
+    with open_history(tmp_path / "h.sqlite") as history:
+        history.append(
+            [make_assessment(h, v) for h, v in hosts.items()],
+            started_at="2026-12-01T08:00:00Z",
+            policy={
+                "baseline": "latest",
+                "as_of": STALE_AS_OF,
+                "grace_days": 14,
+                "months_tolerated": 0,
+                "hotpatch": "accept",
+                "esu": False,
+            },
+            catalog_stale=True,
+        )
+    write_report(tmp_path / "h.sqlite", tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    parser = _Text()
+    parser.feed(html)
+    full = hosts["ws-00"]["winpatch_reason"]
+    clause = full[full.index("the catalog is stale") :]
+    missing = hosts["ws-00"]["winpatch_missing_months"]
+    assert missing and clause.startswith("the catalog is stale (data up to ")
+
+    # Once, in the banner (with the months the catalog lacks), never in a row.
+    assert html.count("the catalog is stale (data up to") == 0
+    banner = " ".join(parser.by_id["stale-catalog"].split())
+    assert f"(it lacks {', '.join(missing)})" in banner
+    assert "report.csv and report.json keep them whole" in banner
+    laggards = _table(html, "laggards-table")
+    assert [r[0] for r in laggards] == ["ws-00", "ws-01", "ws-02"]
+    assert {r[8] for r in laggards} == {full[: full.index("; the catalog is stale")] + "."}
+    # The CSV and JSON keep the whole reason.
+    rows = {r["host"]: r for r in csv.DictReader(io.StringIO((tmp_path / "report.csv").read_text()))}
+    assert rows["ws-00"]["reason"] == full
+    assert json.loads((tmp_path / "report.json").read_text())["laggards"][0]["reason"] == full
+
+    # Why the expected build is empty: the baseline month is not in the stale catalog.
+    baseline = hosts["ws-00"]["winpatch_baseline_month"]
+    assert hosts["ws-00"]["winpatch_expected_build"] is None
+    assert {r[5] for r in laggards} == {f"unknown ({baseline} is not in the catalog)"}
+    assert _table(html, "builds-table") == [
+        ["Windows 11 24H2", "10.0.26100.7171", "3", f"unknown ({baseline} is not in the catalog)"]
+    ]
+    # The unreachable host is not a release called "(none)".
+    assert [r[0] for r in _table(html, "release-table")] == ["Windows 11 24H2", "unknown (not reached)"]
+    # The policy of the run, in the header.
+    assert " ".join(parser.by_id["policy"].split()) == (
+        f"Policy: baseline latest (hosts judged against {baseline}) · as of {STALE_AS_OF} · grace 14 days"
+        " · months tolerated 0 · hotpatch accept · ESU no"
+    )
+
+
+def test_one_run_does_not_claim_an_age_for_open_episodes(tmp_path: Path) -> None:
+    with open_history(tmp_path / "h.sqlite") as history:
+        history.append([make_assessment("ws-01", {"state": "behind", "months_behind": 2})])
+    write_report(tmp_path / "h.sqlite", tmp_path, formats=["html"])
+    parser = _Text()
+    parser.feed((tmp_path / "report.html").read_text())
+    ttc = " ".join(parser.by_id["ttc"].split())
+    assert "1 still behind (first seen behind in this run: the history holds no earlier run to measure from)." in ttc
+    assert "days)" not in ttc
+    assert ttc.startswith("Time to compliance over the only run: no host has caught up yet;")
