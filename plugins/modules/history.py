@@ -45,6 +45,9 @@ options:
   policy:
     description:
       - The compliance policy used for this assessment, stored with the run as JSON.
+      - It is validated with the rules of the collection's policy (the options of M(hygiene.winpatch.build_facts)
+        C(baseline), C(grace_days), C(months_tolerated), C(hotpatch), C(esu), C(as_of), C(catalog_path)); a bad
+        value or an unknown key fails the task, naming it, and nothing is written.
     type: dict
     default: {}
   catalog_date:

@@ -15,7 +15,12 @@ description:
     C(report.html) (a self-contained dashboard), C(report.csv) (one line per host) and C(report.json) (every figure).
   - The dashboard shows the compliance rate overall and by ring, site and release, the build distribution,
     the laggards sorted by months behind, the unreachable hosts with their reasons, the trend of the rate per run,
-    the observed time to compliance, and the baseline catalog's date with a warning when the catalog is stale.
+    the observed time to compliance, the policy of the run (baseline, as_of, grace days, months tolerated,
+    hotpatch, ESU), and the baseline catalog's date with a warning when the catalog is stale. That warning is
+    given once; the reasons in the dashboard's tables then leave out the stale-catalog clause, which
+    C(report.csv) and C(report.json) keep.
+  - A SQLite file that is not a hygiene.winpatch history, or a damaged one, fails the task with
+    "Failed to open the history PATH" or "Failed to read the history PATH" and the cause; the file is not changed.
   - The dashboard needs nothing but a browser; it has no script and loads nothing, and every value that came from
     a host is escaped.
   - Files are replaced atomically and only when their content changes, so rendering the same history twice
