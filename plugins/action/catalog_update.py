@@ -53,7 +53,7 @@ class ActionModule(ControllerAction):
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         del tmp
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
         if args["mode"] == "offline" and not args["src"]:
             raise AnsibleActionFail("Failed to update the catalog: option 'src' is required when mode is 'offline'")
         self.fail_unless_positive(args, "timeout")
@@ -161,7 +161,7 @@ class ActionModule(ControllerAction):
             if released > current.data_date:
                 wanted.append((released, entry["ID"]))
         documents = []
-        for _, doc_id in sorted(wanted):
+        for _released, doc_id in sorted(wanted):
             url = f"{base}/cvrf/{doc_id}"
             display.v(f"catalog_update: downloading {url}")
             body = self._fetch(url, _ACCEPT[args["document_format"]], args)

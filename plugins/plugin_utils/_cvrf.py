@@ -444,7 +444,7 @@ def checkpoint_fields(release_id: str, kb: str, date: datetime.date, kind: str) 
     """(checkpoint flag, prerequisite KBs) of an update."""
     if release_id not in CHECKPOINT_RELEASES:
         return False, ()
-    is_checkpoint = any(kb == cp for cp, _ in CHECKPOINTS)
+    is_checkpoint = any(kb == cp for cp, _day in CHECKPOINTS)
     if kind == "HOTPATCH":
         return is_checkpoint, ()  # hotpatches apply on top of their quarter's baseline LCU
     return is_checkpoint, tuple(cp for cp, day in CHECKPOINTS if day < date and cp != kb)
