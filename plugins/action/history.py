@@ -52,7 +52,7 @@ class ActionModule(ControllerAction):
         result = super().run(tmp, task_vars)
         del tmp
         task_vars = task_vars or {}
-        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
         path = os.path.expanduser(args["path"])
         if args["started_at"] and _started_at([args["started_at"]]) is None:
             raise AnsibleActionFail(

@@ -362,14 +362,14 @@ def _trend_chart(trend: Sequence[Mapping[str, Any]], width: int = 720, height: i
     inner_w, inner_h = width - left - right, height - top - bottom
     points = [p for p in trend if p["rate"] is not None]
     times = [_parse_time(p["started_at"]) for p in points]
-    if points and all(times) and len({t for t in times}) > 1:
+    if points and all(times) and len(set(times)) > 1:
         t0, t1 = min(times), max(times)  # type: ignore[type-var]
         span = (t1 - t0).total_seconds()  # type: ignore[operator]
         xs = [left + inner_w * (t - t0).total_seconds() / span for t in times]  # type: ignore[operator]
     elif len(points) > 1:
         xs = [left + inner_w * i / (len(points) - 1) for i in range(len(points))]
     else:
-        xs = [left + inner_w / 2 for _ in points]
+        xs = [left + inner_w / 2] * len(points)
     dots = [
         {"x": round(x, 2), "y": round(top + inner_h * (1 - p["rate"] / 100.0), 2), "p": p}
         for x, p in zip(xs, points, strict=True)
