@@ -15,7 +15,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._compliance import assess as _assess
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._errors import BuildError, CatalogError, PolicyError
-from ansible_collections.hygiene.winpatch.plugins.plugin_utils._identify import identify, identify_release, parse_build
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._identify import build_of, identify_release, parse_build
 
 
 def _kind(value: Any) -> str:
@@ -51,7 +51,7 @@ def build_tuple(value: Any) -> list[int]:
     """``'10.0.26100.7171' | hygiene.winpatch.build_tuple`` -> ``[10, 0, 26100, 7171]``; also takes registry values."""
     try:
         if isinstance(value, Mapping):
-            return list(identify(value).build)
+            return list(build_of(value))
         return list(parse_build(value))
     except BuildError as exc:
         raise AnsibleFilterError(f"hygiene.winpatch.build_tuple: {exc}") from exc

@@ -295,6 +295,21 @@ def _check_stream(release: _Release, major_build: int, ubr: int, installation_ty
         )
 
 
+def build_of(values: Mapping[str, Any]) -> tuple[int, int, int, int]:
+    """The build of a host from ``CurrentBuild`` and ``UBR`` alone (no release is identified, nothing else checked)."""
+    if not isinstance(values, Mapping):
+        raise BuildError(f"Failed to read the build: expected a mapping of registry values, got {values!r}")
+    major_build = _current_build(values)
+    found, raw_ubr = _lookup(values, "UBR")
+    if not found or raw_ubr is None or (isinstance(raw_ubr, str) and not _clean(raw_ubr)):
+        raise BuildError(
+            f"Failed to identify the patch level: UBR is missing (CurrentBuild {major_build} alone does not say "
+            "which cumulative update is installed)"
+        )
+    major, minor = _version(values, major_build)
+    return (major, minor, major_build, parse_ubr(raw_ubr))
+
+
 def identify(values: Mapping[str, Any]) -> Identity:
     """Identify a host from its registry values; raises :class:`BuildError` for malformed or missing build values.
 
@@ -304,16 +319,8 @@ def identify(values: Mapping[str, Any]) -> Identity:
     """
     if not isinstance(values, Mapping):
         raise BuildError(f"Failed to identify the release: expected a mapping of registry values, got {values!r}")
-    major_build = _current_build(values)
-    found, raw_ubr = _lookup(values, "UBR")
-    if not found or raw_ubr is None or (isinstance(raw_ubr, str) and not _clean(raw_ubr)):
-        raise BuildError(
-            f"Failed to identify the patch level: UBR is missing (CurrentBuild {major_build} alone does not say "
-            "which cumulative update is installed)"
-        )
-    ubr = parse_ubr(raw_ubr)
-    major, minor = _version(values, major_build)
-    build = (major, minor, major_build, ubr)
+    build = build_of(values)
+    major_build, ubr = build[2], build[3]
     installation_type = _installation_type(values)
     edition_id = _text(values, "EditionID")
     release = _release(major_build, installation_type)

@@ -11,6 +11,7 @@ import pytest
 
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._errors import BuildError
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._identify import (
+    build_of,
     identify,
     identify_release,
     parse_build,
@@ -356,3 +357,12 @@ def test_release_id_needs_no_ubr():
         identify_release({"CurrentBuild": "26100", "InstallationType": "Client", "UBR": 33438})
     with pytest.raises(BuildError, match="UBR must be a whole number"):
         identify_release({"CurrentBuild": "26100", "InstallationType": "Client", "UBR": 1.5})
+
+
+def test_build_of_needs_only_current_build_and_ubr():
+    # the build_tuple filter: no release is identified, so a shared build without InstallationType is fine
+    assert build_of({"CurrentBuild": "26100", "UBR": "0x1c03"}) == (10, 0, 26100, 7171)
+    assert build_of({"CurrentBuild": "26100", "UBR": 33438, "InstallationType": "Client"}) == (10, 0, 26100, 33438)
+    assert build_of({"CurrentBuild": "9600", "UBR": 20000}) == (6, 3, 9600, 20000)
+    with pytest.raises(BuildError, match="UBR is missing"):
+        build_of({"CurrentBuild": "26100"})
