@@ -23,8 +23,9 @@ How a host is judged, for its release (same servicing stream, compared by UBR as
   is taken as ``current``, and then the reason carries the warning.
 - Staleness is judged per release as well: when the catalog lacks the baseline month for the host's release while
   the release was in support then, the result has ``catalog_stale: true``, the months the release lacks (added to
-  the globally missing ones) in ``missing_months`` and the reason says "the catalog lacks <months> for <release>" and how to refresh it, exactly as
-  for a catalog older than the last Patch Tuesday. Months after the release's end of support are not missing.
+  the globally missing ones) in ``missing_months``, and the reason says "the catalog lacks <months> for <release>"
+  and how to refresh it, exactly as for a catalog older than the last Patch Tuesday. Months after the release's end
+  of support are not missing.
 - Releases past their end of support for the host's edition group are ``unsupported`` (Windows 10 22H2 counts
   with ``esu: true`` until the ESU end); so are retired and unknown builds.
 
