@@ -101,7 +101,7 @@ def _clixml_errors(data: str) -> str | None:
     ansible-core has a decoder, but it is private and moved between 2.19 and 2.21; the format is small: an
     ``<Objs>`` document whose ``<S S="Error">`` strings escape control characters as ``_xHHHH_``.
     """
-    head, _, body = data.partition("#< CLIXML")
+    head, _marker, body = data.partition("#< CLIXML")
     try:
         root = ET.fromstring(body.strip())  # noqa: S314 - expat resolves no external entities
     except ET.ParseError:

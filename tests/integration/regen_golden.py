@@ -125,7 +125,7 @@ def _generate(octet: int) -> dict[str, Any]:
         try:
             inventory = work / "inventory.yml"
             inventory.write_text(fleet.inventory_text("yaml"), encoding="utf-8")
-            listing, _ = inventory_list(write_config(work, inventory, workers=8, timeout=20))
+            listing, _stderr = inventory_list(write_config(work, inventory, workers=8, timeout=20))
         finally:
             process.stop()
     return normalise(listing, octet)

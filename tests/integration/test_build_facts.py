@@ -102,7 +102,7 @@ def test_facts_match_the_inventory_plugin_in_check_mode(lab_fleet: Callable[...,
         assert [(s["name"], s["params"]) for s in scripts] == [("build_facts", {})]
 
     # The same keys and values as the inventory plugin's host variables (the check time aside).
-    listing, _ = inventory_list(write_config(tmp_path, lab.inventory))
+    listing, _stderr = inventory_list(write_config(tmp_path, lab.inventory))
     for name in ("cur", "old", "pend"):
         hostvars = listing["_meta"]["hostvars"][name]
         from_inventory = {k: _plain(v) for k, v in hostvars.items() if k.startswith("winpatch_") and k in facts[name]}
@@ -142,7 +142,7 @@ def test_garbage_and_bad_options_fail_the_task(
     calls = len(lab.hosts["good"].invocations)
     bad = tmp_path / "bad"
     bad.mkdir()
-    proc, _, recap = run_playbook(bad, lab.inventory, extra='baseline: "2026-13"')
+    proc, _output, recap = run_playbook(bad, lab.inventory, extra='baseline: "2026-13"')
     assert recap["good"]["failed"] == 1
     assert "Failed to validate policy option baseline='2026-13'" in proc.stdout
     assert len(lab.hosts["good"].invocations) == calls

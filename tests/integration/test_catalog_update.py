@@ -135,7 +135,7 @@ def test_online_refresh_adds_the_new_months(tmp_path, api_documents):
     assert requests[0] == ("/cvrf/v3.0/updates", "application/json")
     assert ("/cvrf/v3.0/cvrf/2026-Mar", "application/xml") in requests  # check-mode run asked for XML
     assert ("/cvrf/v3.0/cvrf/2026-Jun", "application/json") in requests  # the default is JSON
-    assert not any("2026-Feb" in path for path, _ in requests)
+    assert not any("2026-Feb" in path for path, _accept in requests)
 
 
 def test_bad_input_is_refused_and_changes_nothing(tmp_path, api_documents):

@@ -205,7 +205,7 @@ def _png_pixels(path: Path) -> tuple[int, int, int, list[bytes]]:
         length, kind = struct.unpack(">I4s", data[pos : pos + 8])
         chunk = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
-            width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", chunk)
+            width, height, depth, color, _compression, _filter, interlace = struct.unpack(">IIBBBBB", chunk)
             assert depth == 8 and color in (2, 6) and interlace == 0
         elif kind == b"IDAT":
             idat += chunk

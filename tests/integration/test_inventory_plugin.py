@@ -67,7 +67,7 @@ def tiny_fleet(**hosts: dict[str, Any]) -> dict[str, Any]:
 
 def test_groups_and_vars_of_the_small_fleet(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:
     lab = lab_fleet("small")
-    listing, _ = inventory_list(write_config(tmp_path, lab.inventory, workers=8, timeout=20))
+    listing, _stderr = inventory_list(write_config(tmp_path, lab.inventory, workers=8, timeout=20))
     hosts = set(listing["_meta"]["hostvars"])
     assert hosts == set(lab.hosts)
 
@@ -115,7 +115,7 @@ def test_groups_and_vars_of_the_small_fleet(lab_fleet: Callable[..., Any], tmp_p
 
 def test_golden_small_inventory(lab_fleet: Callable[..., Any], lab_octet: int, tmp_path: pathlib.Path) -> None:
     lab = lab_fleet("small")
-    listing, _ = inventory_list(write_config(tmp_path, lab.inventory, workers=8, timeout=20))
+    listing, _stderr = inventory_list(write_config(tmp_path, lab.inventory, workers=8, timeout=20))
     expected = json.loads(GOLDEN.read_text(encoding="utf-8"))
     got = normalise(listing, lab_octet)
     # Compare per host first, for a readable failure; then the whole document.
@@ -130,7 +130,7 @@ def test_hosts_already_in_the_inventory(lab_fleet: Callable[..., Any], tmp_path:
     config.write_text(json.dumps({"plugin": "hygiene.winpatch.compliance", "group": "lab", "as_of": AS_OF}))
     linux = tmp_path / "linux.ini"
     linux.write_text("[lab]\nlinux1 ansible_host=127.0.0.1 ansible_connection=ssh\n", encoding="utf-8")
-    listing, _ = inventory_list(lab.inventory, linux, config)
+    listing, _stderr = inventory_list(lab.inventory, linux, config)
     # The Windows hosts of the earlier sources are swept and keep their own groups and variables.
     assert members(listing, "lab") == {"a", "b", "linux1"}
     assert not any("linux1" in members(listing, group) for group in STATE_GROUPS)
@@ -153,11 +153,11 @@ def test_group_vars_next_to_the_inventory_apply(
     (tmp_path / "group_vars").mkdir()
     (tmp_path / "group_vars" / "lab.yml").write_text("ansible_password: Lab-Passw0rd!\n")
     if mode == "hosts_file":
-        listing, _ = inventory_list(write_config(tmp_path, pathlib.Path("hosts.yml")))
+        listing, _stderr = inventory_list(write_config(tmp_path, pathlib.Path("hosts.yml")))
     else:
         config = tmp_path / "after.winpatch.yml"
         config.write_text(json.dumps({"plugin": "hygiene.winpatch.compliance", "group": "lab", "as_of": AS_OF}))
-        listing, _ = inventory_list(inventory, config)
+        listing, _stderr = inventory_list(inventory, config)
     assert hostvars(listing, "a")["winpatch_build"] == lab.hosts["a"].build, hostvars(listing, "a")["winpatch_reason"]
 
 
@@ -183,7 +183,7 @@ def test_hosts_listed_in_the_config(lab_fleet: Callable[..., Any], tmp_path: pat
             }
         )
     )
-    listing, _ = inventory_list(config)
+    listing, _stderr = inventory_list(config)
     assert hostvars(listing, "listed-a")["winpatch_build"] == lab.hosts["a"].build
     # The connection defaults become host variables, so later plays connect the same way.
     assert hostvars(listing, "listed-a")["ansible_winrm_transport"] == "basic"
@@ -214,7 +214,7 @@ def test_bad_password_is_unreachable(lab_fleet: Callable[..., Any], tmp_path: pa
             }
         )
     )
-    listing, _ = inventory_list(config)
+    listing, _stderr = inventory_list(config)
     assert hostvars(listing, "right")["winpatch_build"] == lab.hosts["a"].build
     assert members(listing, "winpatch_unreachable") == {"wrong"}
     assert hostvars(listing, "wrong")["winpatch_reason"] == (
@@ -249,7 +249,7 @@ def test_faults_garbage_and_malformed_values(
     # One host reports a UBR that is not a number.
     lab.hosts["malformed"].registry[CURRENT_VERSION_KEY] = {"UBR": "seven"}
 
-    listing, _ = inventory_list(write_config(tmp_path, lab.inventory, timeout=3, attempts=1))
+    listing, _stderr = inventory_list(write_config(tmp_path, lab.inventory, timeout=3, attempts=1))
     reasons = {name: hostvars(listing, name)["winpatch_reason"] for name in lab.hosts}
     assert hostvars(listing, "ok")["winpatch_state"] not in ("error", "unreachable")
     assert "garbage" in members(listing, "winpatch_error")
@@ -278,7 +278,7 @@ def test_cache_is_read_until_flushed(lab_fleet: Callable[..., Any], tmp_path: pa
         cache_connection=str(cache_dir),
         cache_timeout=3600,
     )
-    first, _ = inventory_list(config)
+    first, _stderr = inventory_list(config)
     before = lab.hosts["a"].ubr
     assert hostvars(first, "a")["winpatch_registry"]["UBR"] == before
     assert len(list(cache_dir.iterdir())) == 1
@@ -287,10 +287,10 @@ def test_cache_is_read_until_flushed(lab_fleet: Callable[..., Any], tmp_path: pa
 
     # The host changes; a cached run still shows the old build, a flushed one the new build.
     lab.control.patch("a", ubr=before + 1)
-    second, _ = inventory_list(config)
+    second, _stderr = inventory_list(config)
     assert hostvars(second, "a")["winpatch_registry"]["UBR"] == before
     assert hostvars(second, "a")["winpatch_checked_at"] == hostvars(first, "a")["winpatch_checked_at"]
-    third, _ = inventory_list(config, extra=("--flush-cache",))
+    third, _stderr = inventory_list(config, extra=("--flush-cache",))
     assert hostvars(third, "a")["winpatch_registry"]["UBR"] == before + 1
 
     # Another policy is a cache miss (the cached states were judged under the old one).
@@ -304,7 +304,7 @@ def test_cache_is_read_until_flushed(lab_fleet: Callable[..., Any], tmp_path: pa
         cache_connection=str(cache_dir),
         cache_timeout=3600,
     )
-    fourth, _ = inventory_list(other_policy)
+    fourth, _stderr = inventory_list(other_policy)
     assert hostvars(fourth, "a")["winpatch_registry"]["UBR"] == before + 2
 
 
@@ -318,7 +318,7 @@ def test_constructed_options(lab_fleet: Callable[..., Any], tmp_path: pathlib.Pa
         keyed_groups=[{"key": "winpatch_release_id", "prefix": "os"}],
         strict=True,
     )
-    listing, _ = inventory_list(config)
+    listing, _stderr = inventory_list(config)
     assert members(listing, "os_windows_server_2025") == {"a"}
     assert members(listing, "os_windows_11_24h2") == {"b"}
     assert members(listing, "servers") == {"a"}
@@ -339,7 +339,7 @@ def test_constructed_options(lab_fleet: Callable[..., Any], tmp_path: pathlib.Pa
     assert proc.returncode != 0
     assert "no_such_var" in proc.stderr
     lenient = write_config(tmp_path, lab.inventory, keyed_groups=[{"key": "no_such_var", "prefix": "x"}], strict=False)
-    listing, _ = inventory_list(lenient)
+    listing, _stderr = inventory_list(lenient)
     assert set(listing["_meta"]["hostvars"]) == {"a", "b"}
 
 
@@ -393,7 +393,7 @@ def test_progress_lines_go_to_stderr(lab_fleet: Callable[..., Any], tmp_path: pa
 def test_https_with_certificate_validation(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:
     lab = lab_fleet(tiny_fleet(a={"release": "windows_11_24h2"}), https=True)
     assert lab.ca_path is not None
-    listing, _ = inventory_list(write_config(tmp_path, lab.inventory))
+    listing, _stderr = inventory_list(write_config(tmp_path, lab.inventory))
     got = hostvars(listing, "a")
     assert got["ansible_winrm_server_cert_validation"] == "validate"
     assert got["winpatch_build"] == lab.hosts["a"].build, got["winpatch_reason"]
@@ -421,7 +421,7 @@ def test_https_with_certificate_validation(lab_fleet: Callable[..., Any], tmp_pa
             }
         )
     )
-    listing, _ = inventory_list(config)
+    listing, _stderr = inventory_list(config)
     reason = hostvars(listing, "a")["winpatch_reason"]
     assert "a" in members(listing, "winpatch_unreachable")
     assert (
@@ -475,7 +475,7 @@ def test_psrp_hosts_and_a_port_that_does_not_speak_tls(lab_fleet: Callable[..., 
         ),
         encoding="utf-8",
     )
-    listing, _ = inventory_list(config)
+    listing, _stderr = inventory_list(config)
     reasons = {name: hostvars(listing, name)["winpatch_reason"] for name in listing["_meta"]["hostvars"]}
     for name in ("psrp-http", "psrp-port"):
         assert hostvars(listing, name)["winpatch_build"] == lab.hosts["a"].build, reasons[name]

@@ -39,7 +39,7 @@ def test_load_script_errors(name: str, message: str) -> None:
 
 def test_command_line_decodes_to_the_compacted_script() -> None:
     command = _scripts.command_line("build_facts")
-    prefix, _, encoded = command.rpartition(" ")
+    prefix, _space, encoded = command.rpartition(" ")
     assert prefix == "powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand"
     script = base64.b64decode(encoded).decode("utf-16-le")
     assert script.splitlines()[0] == _scripts.load_script("build_facts").splitlines()[0]
