@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
-import fcntl
 import os
 import pathlib
-import random
 import sys
 import tempfile
 import threading
@@ -33,24 +31,7 @@ import yaml
 
 from tests.lab.cli import LabError, start_background, stop_background
 from tests.lab.fleet import DEFAULT_PASSWORD, DEFAULT_USER
-
-LOCK_DIR = pathlib.Path(tempfile.gettempdir()) / "winpatch-lab-octets"
-
-
-def _claim_octet() -> tuple[int, Any]:
-    """A second octet no other lab on this machine holds (the pytest fixture uses the same locks)."""
-    LOCK_DIR.mkdir(parents=True, exist_ok=True)
-    octets = list(range(200, 250))
-    random.SystemRandom().shuffle(octets)
-    for octet in octets:
-        handle = open(LOCK_DIR / f"{octet}.lock", "w")  # noqa: SIM115 - held until the benchmark ends
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            continue
-        return octet, handle
-    raise LabError(f"no free lab octet in 127.200-249.x.x (all locked in {LOCK_DIR})")
+from tests.lab.octets import NoFreeOctet, claim_octet
 
 
 def _client(addresses: list[str], mode: str, seconds: float, threads: int, transport: str, budget: int) -> dict:
@@ -132,9 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.hosts <= 245 or any(p < 1 or p > args.hosts for p in layouts):
         parser.error("--hosts must be 1-245 and every --processes value between 1 and --hosts")
 
-    octet, lock = _claim_octet()
     results: dict[tuple[str, int], dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="winpatch-lab-bench-") as work:
+    with contextlib.ExitStack() as stack:
+        try:  # the octet is held until the benchmark ends (the pytest fixture uses the same locks)
+            octet = stack.enter_context(claim_octet())
+        except NoFreeOctet as exc:
+            raise LabError(str(exc)) from exc
+        work = stack.enter_context(tempfile.TemporaryDirectory(prefix="winpatch-lab-bench-"))
         fleet_file = pathlib.Path(work) / "bench.yml"
         fleet = {
             "name": "bench",
@@ -156,7 +141,6 @@ def main(argv: list[str] | None = None) -> int:
                     results[(mode, processes)]["lab_cpu"] = _cpu_seconds(pids) - cpu_before
             finally:
                 stop_background(state_dir)
-    lock.close()
 
     print(
         f"\nlab benchmark: {args.hosts} hosts, {args.transport}/http, {args.clients} client processes x "

@@ -21,25 +21,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import os
 import pathlib
-import random
 import re
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import yaml
 
+from tests.lab.octets import NoFreeOctet, claim_octet
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SITE_SIZE = 200  # hosts per /24 site (the lab allows 245)
-LOCK_DIR = pathlib.Path(tempfile.gettempdir()) / "winpatch-lab-octets"
 
 
 def bench_fleet(hosts: int, transport: str) -> dict[str, Any]:
@@ -59,24 +57,6 @@ def bench_fleet(hosts: int, transport: str) -> dict[str, Any]:
         "builds": {"latest": 70, "1": 20, "3": 10},
         "sites": sites,
     }
-
-
-@contextlib.contextmanager
-def claimed_octet() -> Iterator[int]:
-    """A loopback second octet (200-249) that no other lab on this machine holds, for the whole run."""
-    LOCK_DIR.mkdir(parents=True, exist_ok=True)
-    for octet in random.SystemRandom().sample(range(200, 250), 50):
-        with open(LOCK_DIR / f"{octet}.lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                continue
-            try:
-                yield octet
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-            return
-    raise SystemExit(f"no free lab octet in 127.200-249.x.x (all locked in {LOCK_DIR})")
 
 
 def ansible_env() -> dict[str, str]:
@@ -182,8 +162,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from tests.lab.cli import start_background, stop_background
 
-    with tempfile.TemporaryDirectory(prefix="winpatch-bench-") as tmp, claimed_octet() as octet:
-        work = pathlib.Path(tmp)
+    with contextlib.ExitStack() as stack:
+        work = pathlib.Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="winpatch-bench-")))
+        try:  # held for the whole run
+            octet = stack.enter_context(claim_octet())
+        except NoFreeOctet as exc:
+            raise SystemExit(str(exc)) from exc
         fleet = work / "bench.yml"
         fleet.write_text(yaml.safe_dump(bench_fleet(args.hosts, args.transport)), encoding="utf-8")
         print(f"starting {args.hosts} lab hosts in {args.processes} processes (127.{octet}.x.x, {args.transport})")

@@ -11,18 +11,16 @@ temporary files. Everything else, every group and variable, is compared as is.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import pathlib
-import random
 import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from typing import Any
+
+from tests.lab.octets import claim_octet
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 GOLDEN = pathlib.Path(__file__).resolve().parent / "golden" / "small_inventory.json"
@@ -88,29 +86,9 @@ def normalise(listing: dict[str, Any], octet: int) -> dict[str, Any]:
     return data
 
 
-@contextlib.contextmanager
-def free_octet() -> Iterator[int]:
-    """A loopback second octet no other lab on this machine holds (the lab fixture's lock files)."""
-    from tests.lab.pytest_plugin import LOCK_DIR, OCTETS
-
-    LOCK_DIR.mkdir(parents=True, exist_ok=True)
-    for octet in random.SystemRandom().sample(list(OCTETS), len(OCTETS)):
-        with open(LOCK_DIR / f"{octet}.lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                continue
-            try:
-                yield octet
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-            return
-    raise RuntimeError(f"no free lab octet (all locked in {LOCK_DIR})")
-
-
 def generate() -> dict[str, Any]:
     """Start the small fleet, sweep it, and return the normalised listing."""
-    with free_octet() as octet:
+    with claim_octet() as octet:  # raises NoFreeOctet, a RuntimeError, when every octet is taken
         return _generate(octet)
 
 

@@ -8,17 +8,14 @@ With ``processes > 1`` the fleet runs in background processes through the lab CL
 test ends; a lab that logged errors (unrecognised commands, crashes) fails the test unless ``allow_errors``.
 
 Each pytest session (each xdist worker) takes its own second octet between 200 and 249, held with a lock file,
-so parallel runs never share addresses. ``WINPATCH_LAB_OCTET`` forces one.
+so parallel runs never share addresses (see ``octets.py``). ``WINPATCH_LAB_OCTET`` forces one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import pathlib
-import random
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,10 +25,9 @@ import pytest
 from tests.lab.cli import LabProcess, start_background, stop_background
 from tests.lab.control import ControlClient
 from tests.lab.fleet import Fleet, load_fleet
+from tests.lab.octets import NoFreeOctet, claim_octet
 
 FLEETS_DIR = pathlib.Path(__file__).resolve().parent / "fleets"
-OCTETS = range(200, 250)
-LOCK_DIR = pathlib.Path(tempfile.gettempdir()) / "winpatch-lab-octets"
 
 
 @dataclass
@@ -90,23 +86,12 @@ def lab_octet() -> Iterator[int]:
     if forced:
         yield int(forced)
         return
-    LOCK_DIR.mkdir(parents=True, exist_ok=True)
-    candidates = list(OCTETS)
-    random.SystemRandom().shuffle(candidates)
-    for octet in candidates:
-        handle = open(LOCK_DIR / f"{octet}.lock", "w")  # noqa: SIM115 - held open for the whole session
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            continue
-        try:
-            yield octet
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
-        return
-    pytest.fail(f"no free lab octet in 127.{OCTETS.start}-{OCTETS.stop - 1}.x.x (all locked in {LOCK_DIR})")
+            octet = stack.enter_context(claim_octet())
+        except NoFreeOctet as exc:
+            pytest.fail(str(exc))
+        yield octet
 
 
 @pytest.fixture
