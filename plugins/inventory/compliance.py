@@ -35,6 +35,7 @@ description:
 extends_documentation_fragment:
   - constructed
   - inventory_cache
+  - hygiene.winpatch.policy
 requirements:
   - pywinrm >= 0.5.0 (and requests-ntlm for NTLM) on the controller
 options:
@@ -93,33 +94,6 @@ options:
         V(0) turns it off. With C(-v) every host gets a line.
     type: int
     default: 500
-  baseline:
-    description: The month hosts must have, V(latest) (the last Patch Tuesday as of O(as_of)) or C(YYYY-MM).
-    type: str
-    default: latest
-  grace_days:
-    description: Days after the baseline's release during which a host still missing it is in C(winpatch_grace).
-    type: int
-    default: 14
-  months_tolerated:
-    description: How many months behind the baseline still count as C(winpatch_grace) instead of C(winpatch_behind).
-    type: int
-    default: 0
-  hotpatch:
-    description: V(accept) counts a month's hotpatch build as having that month; V(ignore) requires the LCU build.
-    type: str
-    choices: [accept, ignore]
-    default: accept
-  esu:
-    description: Whether releases in paid Extended Security Updates (Windows 10 22H2) are assessed, not unsupported.
-    type: bool
-    default: false
-  as_of:
-    description: The date of the assessment, C(YYYY-MM-DD); defaults to today. Pin it for reproducible results.
-    type: str
-  catalog_path:
-    description: The baseline catalog (JSON) to use instead of the one shipped in the collection.
-    type: path
 notes:
   - 'The host variables set on every swept host (the same keys as the facts of M(hygiene.winpatch.build_facts)):
     C(winpatch_state) (V(current), V(grace), V(behind), V(pending_reboot), V(unsupported), V(unreachable) or V(error));
@@ -156,6 +130,7 @@ notes:
     C(ansible_psrp_max_envelope_size), C(ansible_psrp_negotiate_delegate), C(ansible_psrp_negotiate_hostname_override),
     C(ansible_psrp_negotiate_service), C(ansible_psrp_credssp_*), C(ansible_psrp_ignore_proxy) (no proxy is ever used).
   - Values read from the hosts are marked unsafe, so they are never templated.
+  - Pin O(as_of) for reproducible results; unset, it is today on the controller.
   - With the inventory cache on, a cached sweep is reused until it expires, as long as the hosts, the policy and the
     catalog are the same (with O(as_of) unset the policy changes at midnight); the connection variables are not cached.
   - The connection variables of a host are its inventory variables, including C(group_vars/) and C(host_vars/) next to

@@ -20,35 +20,8 @@ description:
   - The script's text never changes; its parameters go as JSON on its standard input.
 author:
   - hygiene.winpatch maintainers (!UNKNOWN)
-options:
-  baseline:
-    description: The month hosts must have, V(latest) (the last Patch Tuesday as of O(as_of)) or C(YYYY-MM).
-    type: str
-    default: latest
-  grace_days:
-    description: Days after the baseline's release during which a host still missing it is V(grace).
-    type: int
-    default: 14
-  months_tolerated:
-    description: How many months behind the baseline still count as V(grace) instead of V(behind).
-    type: int
-    default: 0
-  hotpatch:
-    description: V(accept) counts a month's hotpatch build as having that month; V(ignore) requires the LCU build.
-    type: str
-    choices: [accept, ignore]
-    default: accept
-  esu:
-    description: Whether releases in paid Extended Security Updates (Windows 10 22H2) are assessed, not unsupported.
-    type: bool
-    default: false
-  as_of:
-    description: The date of the assessment, C(YYYY-MM-DD); defaults to today on the controller.
-    type: str
-  catalog_path:
-    description: The baseline catalog (JSON) on the controller to use instead of the one shipped in the collection.
-    type: path
 extends_documentation_fragment:
+  - hygiene.winpatch.policy
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
   - ansible.builtin.action_common_attributes.facts
