@@ -176,12 +176,15 @@ def assess(values: Mapping[str, Any], catalog: Catalog | None = None, **policy: 
         catalog = load_catalog(pol.catalog_path)
     result = _base_result(catalog, pol.as_of)
     result["baseline_month"] = pol.baseline_month
-    stale_clause = _stale_clause(catalog, result["missing_months"]) if result["catalog_stale"] else None
+    globally_missing = list(result["missing_months"])
 
-    def finish(state: str, reason: str) -> dict[str, Any]:
+    def finish(state: str, reason: str, relevant: list[str] | None = None) -> dict[str, Any]:
+        """Set the state and the reason; ``relevant`` are the globally missing months the judgement depends on
+        (None: all of them, for results that are not a month-by-month judgement)."""
         result["state"] = state
-        if stale_clause and "catalog is stale" not in reason:
-            reason = f"{reason}; {stale_clause}"
+        months = globally_missing if relevant is None else relevant
+        if months and "catalog is stale" not in reason:
+            reason = f"{reason}; {_stale_clause(catalog, months)}"
         result["reason"] = reason.rstrip(".") + "."
         return result
 
@@ -211,7 +214,7 @@ def _judge(
     host: _Host,
     pol: Policy,
     result: dict[str, Any],
-    finish: Callable[[str, str], dict[str, Any]],
+    finish: Callable[..., dict[str, Any]],
 ) -> dict[str, Any]:
     as_of = pol.as_of
     group = ident.edition_group
@@ -289,6 +292,9 @@ def _judge(
     # Months the catalog lacks for this release although the release was in support then (a catalog whose sources
     # ended early for some releases): when the baseline is one of them, the catalog is stale for this host.
     globally_stale = bool(result["catalog_stale"])
+    # Of the months after the catalog's data date, only the baseline month and the months the host misses up to it
+    # matter to the judgement (a fixed baseline before them is judged in full); the reason names only those.
+    relevant = [m for m in result["missing_months"] if m == baseline or m in missed]
     support_end = release.esu_end if in_esu else eos
     gap_months = [
         m
@@ -303,7 +309,7 @@ def _judge(
         result["missing_months"] = sorted({*result["missing_months"], *gap_months})
     if gap_months and (expected is None or unknown):
         gap_clause = f"the catalog lacks {_join(gap_months)} for {ident.name}"
-        if not globally_stale:
+        if not (globally_stale and relevant):
             gap_clause += f": {REFRESH_HINT}"
     if not missed:
         if newer_than_catalog and expected is None:
@@ -317,7 +323,7 @@ def _judge(
             why = f"{label} has the {level} update, which covers the {baseline} baseline"
         else:
             why = f"{label} has the {baseline} baseline {expected.kb} ({expected.build_str}) or later"
-        return finish("current", _with(why, gap_clause, in_esu, release))
+        return finish("current", _with(why, gap_clause, in_esu, release), relevant)
 
     # Below the baseline.
     baseline_release = expected.date if expected is not None else patch_tuesday(baseline)
@@ -340,7 +346,7 @@ def _judge(
             f"{label} {have} and reports a pending reboot, so an installed update may not be active yet; "
             f"{count_text}, {need}"
         )
-        return finish("pending_reboot", _with(why, gap_clause, in_esu, release, esu_hint))
+        return finish("pending_reboot", _with(why, gap_clause, in_esu, release, esu_hint), relevant)
     if count <= allowed:
         parts = []
         if in_grace:
@@ -348,14 +354,22 @@ def _judge(
         if pol.months_tolerated:
             parts.append(f"months_tolerated is {pol.months_tolerated}")
         why = f"{label} {have}, {count_text} but {' and '.join(parts)}; {need}"
-        return finish("grace", _with(why, gap_clause, in_esu, release, esu_hint))
-    grace_text = (
-        f"the {pol.grace_days}-day grace of {baseline} ended {grace_end.isoformat()}"
-        if not in_grace
-        else f"more than the {allowed} month(s) allowed"
-    )
+        return finish("grace", _with(why, gap_clause, in_esu, release, esu_hint), relevant)
+    # Say what is tolerated: the grace window excuses only the baseline month itself, months_tolerated the rest.
+    if in_grace:
+        grace_text = (
+            f"the {pol.grace_days}-day grace of {baseline}, until {grace_end.isoformat()}, excuses only the "
+            f"{baseline} update itself"
+        )
+    else:
+        grace_text = f"the {pol.grace_days}-day grace of {baseline} ended {grace_end.isoformat()}"
+    if pol.months_tolerated:
+        more = " more" if in_grace else ""
+        grace_text += f", and months_tolerated allows {pol.months_tolerated}{more} month(s)"
+    elif in_grace:
+        grace_text += ", and months_tolerated is 0"
     why = f"{label} {have}, {count_text} ({grace_text}); {need}"
-    return finish("behind", _with(why, gap_clause, in_esu, release, esu_hint))
+    return finish("behind", _with(why, gap_clause, in_esu, release, esu_hint), relevant)
 
 
 def _need(baseline: str, expected: Update | None, unknown: list[str]) -> str:

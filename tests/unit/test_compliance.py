@@ -624,3 +624,47 @@ def test_months_after_the_end_of_support_are_not_missing():
     assert result["state"] == "unsupported"
     assert result["missing_months"] == ["2026-10", "2026-11"]
     assert "lacks" not in result["reason"]
+
+
+# --- reason wording: what is tolerated, and only the missing months that matter -----------------------------------
+
+
+def test_behind_within_grace_says_the_grace_excuses_only_the_baseline_month():
+    result = assess(values(20348, 5256, "Server"), catalog(), as_of=day("2026-09-12"))
+    assert (result["state"], result["months_behind"]) == ("behind", 3)
+    assert result["reason"] == (
+        "Windows Server 2022 10.0.20348.5256 has the 2026-06 update, 3 months behind (the 14-day grace of 2026-09, "
+        "until 2026-09-22, excuses only the 2026-09 update itself, and months_tolerated is 0); "
+        "expected KB5122882 (10.0.20348.5622) for 2026-09."
+    )
+    assert "allowed" not in result["reason"]
+
+
+def test_behind_after_grace_names_months_tolerated():
+    result = assess(values(20348, 5256, "Server"), catalog(), as_of=day("2026-09-30"), months_tolerated=1)
+    assert (result["state"], result["months_behind"]) == ("behind", 3)
+    assert "(the 14-day grace of 2026-09 ended 2026-09-22, and months_tolerated allows 1 month(s));" in result["reason"]
+
+
+def test_fixed_baseline_before_the_missing_months_does_not_mention_them():
+    result = assess(values(20348, 5256, "Server"), catalog(), as_of=day("2026-12-03"), baseline="2026-08")
+    assert (result["state"], result["catalog_stale"], result["missing_months"]) == (
+        "behind",
+        True,
+        ["2026-10", "2026-11"],
+    )
+    assert result["reason"] == (
+        "Windows Server 2022 10.0.20348.5256 has the 2026-06 update, 2 months behind (the 14-day grace of 2026-08 "
+        "ended 2026-08-25); expected KB5120242 (10.0.20348.5499) for 2026-08."
+    )
+    current = assess(values(20348, 5622, "Server"), catalog(), as_of=day("2026-12-03"), baseline="2026-09")
+    assert current["state"] == "current" and "stale" not in current["reason"]
+
+
+def test_latest_baseline_names_only_the_missing_months_the_host_misses():
+    # The host is newer than the catalog: only the missing baseline month matters, not 2026-10.
+    result = assess(values(20348, 99999, "Server"), catalog(), as_of=day("2026-12-03"))
+    assert result["state"] == "current"
+    assert "the catalog is stale (data up to 2026-09-08, missing 2026-11): " in result["reason"]
+    behind = assess(values(20348, 5256, "Server"), catalog(), as_of=day("2026-12-03"))
+    assert "the catalog is stale (data up to 2026-09-08, missing 2026-10, 2026-11): " in behind["reason"]
