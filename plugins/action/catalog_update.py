@@ -66,9 +66,10 @@ class ActionModule(ControllerAction):
             raise AnsibleActionFail(f"{e} (fix or remove {dest} before updating it)") from None
 
         # read the documents, every one of them validated before anything is written
+        skipped: list[dict[str, str]] = []
         try:
             if args["mode"] == "offline":
-                documents = self._read_offline(os.path.expanduser(args["src"]))
+                documents, skipped = self._read_offline(os.path.expanduser(args["src"]))
             else:
                 documents = self._read_online(args, current)
             generated_at = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -80,18 +81,27 @@ class ActionModule(ControllerAction):
             display.vvv(f"catalog_update: {line}")
         for line in refresh.dropped:
             display.vv(f"catalog_update: dropped {line}")
+        for item in skipped:
+            display.v(f"catalog_update: skipped {item['path']}: {item['reason']}")
+        # a new dest always gets a catalog, the current one when the documents add nothing, so that the next step
+        # (catalog_path: <dest>) finds it
+        dest_exists = os.path.exists(dest)
+        changed = refresh.changed or not dest_exists
         if not documents:
-            result["warnings"] = ["No CVRF document newer than the catalog was found; the catalog is unchanged."]
+            result["warnings"] = [
+                "No CVRF document newer than the catalog was found; "
+                + ("the catalog is unchanged." if dest_exists else f"{dest} gets the current catalog as it is.")
+            ]
         elif not refresh.changed:
             display.v("catalog_update: the documents add nothing the catalog does not already hold")
 
         # write atomically (same directory, then rename), keeping a backup when asked
         backup_file = None
-        if refresh.changed and not self._task.check_mode:
+        if changed and not self._task.check_mode:
             backup_file = self._write(dest, refresh.catalog, args["backup"])
 
         result.update(
-            changed=refresh.changed,
+            changed=changed,
             dest=dest,
             data_date=refresh.catalog.data_date.isoformat(),
             previous_data_date=current.data_date.isoformat(),
@@ -99,19 +109,23 @@ class ActionModule(ControllerAction):
             releases_updated=refresh.releases_updated,
             documents=refresh.documents,
             dropped=refresh.dropped,
+            skipped=skipped,
         )
         if backup_file:
             result["backup_file"] = backup_file
         if self._task.diff:
             result["diff"] = {
-                "before_header": f"{dest} (data_date {current.data_date.isoformat()})",
+                "before_header": f"{dest} (data_date {current.data_date.isoformat()})"
+                if dest_exists
+                else f"{dest} (absent)",
                 "after_header": f"{dest} (data_date {refresh.catalog.data_date.isoformat()})",
-                "before": _summary(current),
+                "before": _summary(current if dest_exists else None),
                 "after": _summary(refresh.catalog),
             }
         return result
 
-    def _read_offline(self, src: str) -> list[_cvrf.CvrfDocument]:
+    def _read_offline(self, src: str) -> tuple[list[_cvrf.CvrfDocument], list[dict[str, str]]]:
+        """The CVRF documents at ``src`` and the files skipped (the MSRC update index saved next to them)."""
         if os.path.isdir(src):
             names = sorted(n for n in os.listdir(src) if n.lower().endswith((".xml", ".json")))
             if not names:
@@ -121,7 +135,11 @@ class ActionModule(ControllerAction):
             paths = [src]
         else:
             raise CatalogError(f"Failed to read the CVRF document {src}: no such file or directory")
-        return [_cvrf.read_document_file(path) for path in paths]
+        documents, skipped = _cvrf.read_documents(paths)
+        if not documents:
+            reasons = "; ".join(f"{item['path']}: {item['reason']}" for item in skipped)
+            raise CatalogError(f"Failed to update the catalog: {src} holds no CVRF document; skipped {reasons}")
+        return documents, skipped
 
     def _fetch(self, url: str, accept: str, args: dict[str, Any]) -> bytes:
         try:

@@ -170,6 +170,57 @@ def read_document_file(path: str) -> CvrfDocument:
             raw = handle.read()
     except OSError as exc:
         raise _fail(path, exc.strerror or str(exc)) from None
+    return _parse_raw(raw, path)
+
+
+UPDATE_INDEX_REASON = "the MSRC update index (the API's /updates answer), not a CVRF document"
+
+
+def is_update_index(data: Any) -> bool:
+    """Whether ``data`` is the MSRC ``GET /cvrf/v3.0/updates`` answer, as people save it next to the documents.
+
+    That index is ``{"value": [{"ID", "Alias", "DocumentTitle", ..., "CvrfUrl"}, ...]}``: a non-empty list of
+    objects that each carry a string ``ID`` and ``CvrfUrl``. Nothing less is recognised.
+    """
+    if not isinstance(data, Mapping) or "DocumentTracking" in data or "Vulnerability" in data:
+        return False
+    entries = data.get("value")
+    return (
+        isinstance(entries, list)
+        and bool(entries)
+        and all(
+            isinstance(e, Mapping) and isinstance(e.get("ID"), str) and isinstance(e.get("CvrfUrl"), str)
+            for e in entries
+        )
+    )
+
+
+def read_documents(paths: Iterable[str]) -> tuple[list[CvrfDocument], list[dict[str, str]]]:
+    """Read CVRF document files: (documents, skipped), skipped being ``{"path", "reason"}`` per update index file.
+
+    The MSRC update index is the only file skipped; any other file that is not a CVRF document raises CatalogError.
+    """
+    documents: list[CvrfDocument] = []
+    skipped: list[dict[str, str]] = []
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read()
+        except OSError as exc:
+            raise _fail(path, exc.strerror or str(exc)) from None
+        if raw.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+            try:
+                data = json.loads(raw.decode("utf-8-sig"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                data = None  # parse_document below names the cause
+            if is_update_index(data):
+                skipped.append({"path": path, "reason": UPDATE_INDEX_REASON})
+                continue
+        documents.append(_parse_raw(raw, path))
+    return documents, skipped
+
+
+def _parse_raw(raw: bytes, path: str) -> CvrfDocument:
     try:
         return parse_document(raw, source=path)
     except UnicodeDecodeError as exc:
@@ -611,8 +662,21 @@ def _previous_month(month: str) -> str:
     return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
 
 
+def _months_between(after: str, last: str) -> list[str]:
+    """The months (YYYY-MM) after ``after`` up to and including ``last``."""
+    year, mon = int(after[:4]), int(after[5:])
+    months = []
+    while True:
+        year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
+        month = f"{year}-{mon:02d}"
+        if month > last:
+            return months
+        months.append(month)
+
+
 def refresh_catalog(current: Catalog, documents: Iterable[CvrfDocument], *, generated_at: str) -> Refresh:
-    """Merge documents into ``current``; raise CatalogError when the result would be partial, older or smaller.
+    """Merge documents into ``current``; raise CatalogError when the result would be partial, older or smaller, or
+    when the months it adds do not follow the catalog's data month without a gap.
 
     The documents are taken (and reported) in the order Microsoft released them, whatever order they were read in
     (a directory is listed alphabetically, which puts 2026-Jun before 2026-May).
@@ -627,8 +691,18 @@ def refresh_catalog(current: Catalog, documents: Iterable[CvrfDocument], *, gene
     log: list[str] = []
     merged = merge_updates(current, statements, log=log)
 
-    # a new month must bring the B release of every release that had one the month before and is still supported
     new_months = sorted({u.month for ups in merged.values() for u in ups.values() if u.kind == "B"} - current.months())
+    # the months added must follow the catalog's data month without a gap, or hosts would be judged against a
+    # baseline that skips the missing months' updates
+    later = [m for m in new_months if m > current.data_month]
+    if later:
+        skipped = [m for m in _months_between(current.data_month, later[-1]) if m not in later]
+        if skipped:
+            raise CatalogError(
+                f"Failed to update the catalog: the documents skip {', '.join(skipped)} after the catalog's "
+                f"{current.data_month}; add those months' documents"
+            )
+    # a new month must bring the B release of every release that had one the month before and is still supported
     for month in new_months:
         missing = missing_b_releases(merged, month, _previous_month(month))
         if missing:

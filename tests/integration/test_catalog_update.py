@@ -11,6 +11,7 @@ JSON responses (``docs/swagger.yaml`` of microsoft/MSRC-Microsoft-Security-Updat
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pathlib
@@ -208,3 +209,137 @@ def test_bad_input_is_refused_and_changes_nothing(tmp_path, api_documents):
     assert dest.read_bytes() == original and dest.stat().st_mtime_ns == mtime
     assert corrupt.read_bytes() == corrupt_before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".catalog-")) == []
+
+
+def _sha256(path: pathlib.Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_documents_that_skip_months_are_refused(tmp_path):
+    """A catalog up to 2026-02 and only the 2026-May document: 2026-03 and 2026-04 would be missing."""
+    dest = tmp_path / "gap.json"
+    dest.write_text(_catalog.dump_catalog(_trimmed_catalog("2026-03-01")), encoding="utf-8")
+    checksum, mtime = _sha256(dest), dest.stat().st_mtime_ns
+    between = tmp_path / "mar-and-may"
+    between.mkdir()
+    for doc_id in ("2026-Mar", "2026-May"):
+        (between / f"{doc_id}.xml").write_bytes((CVRF / f"{doc_id}.xml").read_bytes())
+    may_only, middle, check = run_tasks(
+        tmp_path,
+        [
+            {
+                "hygiene.winpatch.catalog_update": {
+                    "mode": "offline",
+                    "src": str(CVRF / "2026-May.xml"),
+                    "dest": str(dest),
+                }
+            },
+            {"hygiene.winpatch.catalog_update": {"mode": "offline", "src": str(between), "dest": str(dest)}},
+            {
+                "hygiene.winpatch.catalog_update": {
+                    "mode": "offline",
+                    "src": str(CVRF / "2026-May.xml"),
+                    "dest": str(dest),
+                },
+                "check_mode": True,
+            },
+        ],
+    )
+    assert may_only.get("failed") is True and may_only["changed"] is False, may_only
+    assert may_only["msg"] == (
+        "Failed to update the catalog: the documents skip 2026-03, 2026-04 after the catalog's 2026-02; "
+        "add those months' documents"
+    )
+    assert middle.get("failed") is True, middle
+    assert middle["msg"] == (
+        "Failed to update the catalog: the documents skip 2026-04 after the catalog's 2026-02; "
+        "add those months' documents"
+    )
+    assert check.get("failed") is True and check["msg"] == may_only["msg"], check
+    assert _sha256(dest) == checksum and dest.stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".catalog-")) == []
+
+
+def test_new_dest_gets_the_current_catalog_when_nothing_is_new(tmp_path):
+    """dest does not exist and the documents add nothing: dest still ends up holding a valid catalog."""
+    dest = tmp_path / "new" / "catalog.json"
+    shipped = _catalog.load_catalog()
+    old = str(CVRF / "2026-Mar.xml")
+    preview, real, again = run_tasks(
+        tmp_path,
+        [
+            {
+                "hygiene.winpatch.catalog_update": {"mode": "offline", "src": old, "dest": str(dest)},
+                "check_mode": True,
+                "diff": True,
+            },
+            {"hygiene.winpatch.catalog_update": {"mode": "offline", "src": old, "dest": str(dest)}},
+            {"hygiene.winpatch.catalog_update": {"mode": "offline", "src": old, "dest": str(dest)}},
+        ],
+    )
+    # check mode: reported as a change, the diff shows the catalog dest would get, nothing written
+    assert preview["changed"] is True and not preview.get("failed"), preview
+    assert preview["diff"]["before"] == ""
+    assert preview["diff"]["before_header"] == f"{dest} (absent)"
+    assert f"data_date: {shipped.data_date.isoformat()}" in preview["diff"]["after"]
+    assert "windows_11_24h2: " + shipped.newest_builds()["windows_11_24h2"] in preview["diff"]["after"]
+    # the real run writes the shipped catalog as it is
+    assert real["changed"] is True and not real.get("failed"), real
+    assert real["data_date"] == real["previous_data_date"] == shipped.data_date.isoformat()
+    assert real["months_added"] == [] and real["releases_updated"] == [] and real["documents"] == ["2026-Mar"]
+    assert dest.read_text(encoding="utf-8") == _catalog.dump_catalog(shipped)
+    assert _catalog.load_catalog(dest).to_dict() == shipped.to_dict()
+    # the documented next step works: the catalog loads from dest; a second run has nothing to do
+    assert again["changed"] is False and not again.get("failed"), again
+
+
+def test_directory_with_the_update_index_skips_it(tmp_path):
+    """The MSRC /updates index saved next to the documents is skipped and reported; other non-CVRF files fail."""
+    dest = tmp_path / "catalog.json"
+    dest.write_text(_catalog.dump_catalog(_trimmed_catalog("2026-06-01")), encoding="utf-8")
+    index_name = "updates-index_20260706T222806Z.json"
+    with_index = tmp_path / "with-index"
+    with_index.mkdir()
+    (with_index / "2026-Jun.xml").write_bytes((CVRF / "2026-Jun.xml").read_bytes())
+    (with_index / index_name).write_bytes((CVRF / index_name).read_bytes())
+    with_other = tmp_path / "with-other"
+    with_other.mkdir()
+    (with_other / index_name).write_bytes((CVRF / index_name).read_bytes())
+    (with_other / "2026-Jun.xml").write_bytes((CVRF / "2026-Jun.xml").read_bytes())
+    (with_other / "notes.json").write_text('{"value": [{"ID": "2026-Jun"}]}', encoding="utf-8")
+    only_index = tmp_path / "only-index"
+    only_index.mkdir()
+    (only_index / index_name).write_bytes((CVRF / index_name).read_bytes())
+
+    other_dest = tmp_path / "other.json"
+    other_dest.write_bytes(dest.read_bytes())
+    other_checksum = _sha256(other_dest)
+    only_dest = tmp_path / "only.json"
+    only_dest.write_bytes(dest.read_bytes())
+    only_checksum = _sha256(only_dest)
+
+    other, only, real = run_tasks(
+        tmp_path,
+        [
+            {"hygiene.winpatch.catalog_update": {"mode": "offline", "src": str(with_other), "dest": str(other_dest)}},
+            {"hygiene.winpatch.catalog_update": {"mode": "offline", "src": str(only_index), "dest": str(only_dest)}},
+            {"hygiene.winpatch.catalog_update": {"mode": "offline", "src": str(with_index), "dest": str(dest)}},
+        ],
+    )
+    reason = "the MSRC update index (the API's /updates answer), not a CVRF document"
+    assert other.get("failed") is True, other
+    assert other["msg"] == (
+        f"Failed to read the CVRF document {with_other / 'notes.json'}: not a CVRF document "
+        "(no DocumentTracking/Vulnerability)"
+    )
+    assert only.get("failed") is True, only
+    assert only["msg"] == (
+        f"Failed to update the catalog: {only_index} holds no CVRF document; skipped "
+        f"{only_index / index_name}: {reason}"
+    )
+    assert _sha256(other_dest) == other_checksum and _sha256(only_dest) == only_checksum
+
+    assert real["changed"] is True and not real.get("failed"), real
+    assert real["documents"] == ["2026-Jun"] and real["months_added"] == ["2026-06"]
+    assert real["skipped"] == [{"path": str(with_index / index_name), "reason": reason}]
+    assert _catalog.load_catalog(dest).data_date.isoformat() == "2026-06-09"

@@ -235,3 +235,67 @@ def test_refresh_lists_the_documents_in_date_order(documents):
     refresh = _cvrf.refresh_catalog(current, alphabetical, generated_at="2026-12-03T00:00:00Z")
     assert refresh.documents == ["2026-May", "2026-Jun"]
     assert refresh.months_added == ["2026-05", "2026-06"]
+
+
+def _catalog_before(day: str) -> _catalog.Catalog:
+    """The shipped catalog cut back to the updates before ``day``: an older, valid catalog."""
+    data = json.loads(_catalog.default_catalog_path().read_text(encoding="utf-8"))
+    for release in data["releases"].values():
+        release["updates"] = [u for u in release["updates"] if u["date"] < day]
+    data["data_date"] = max(u["date"] for r in data["releases"].values() for u in r["updates"] if u["kind"] == "B")
+    return _catalog.parse_catalog(data)
+
+
+@pytest.mark.parametrize(
+    ("doc_ids", "skipped"),
+    [
+        (["2026-May"], "2026-03, 2026-04"),
+        (["2026-Mar", "2026-May"], "2026-04"),
+        (["2026-Jun"], "2026-03, 2026-04, 2026-05"),
+    ],
+)
+def test_refresh_refuses_documents_that_skip_months(documents, doc_ids, skipped):
+    current = _catalog_before("2026-03-01")
+    assert current.data_month == "2026-02"
+    with pytest.raises(CatalogError) as err:
+        _cvrf.refresh_catalog(current, [documents[d] for d in doc_ids], generated_at="2026-12-03T00:00:00Z")
+    assert str(err.value) == (
+        f"Failed to update the catalog: the documents skip {skipped} after the catalog's 2026-02; "
+        "add those months' documents"
+    )
+
+
+def test_refresh_accepts_contiguous_months(documents):
+    current = _catalog_before("2026-03-01")
+    refresh = _cvrf.refresh_catalog(
+        current, [documents["2026-Apr"], documents["2026-Mar"]], generated_at="2026-12-03T00:00:00Z"
+    )
+    assert refresh.changed and refresh.months_added == ["2026-03", "2026-04"]
+    assert refresh.catalog.data_month == "2026-04"
+
+
+def test_update_index_is_recognised():
+    index = json.loads((DATA / "msrc-cvrf" / "updates-index_20260706T222806Z.json").read_text(encoding="utf-8"))
+    assert _cvrf.is_update_index(index)
+    assert not _cvrf.is_update_index({"value": []})  # nothing to recognise it by
+    assert not _cvrf.is_update_index({"value": [{"ID": "2026-Jun"}]})  # no CvrfUrl
+    assert not _cvrf.is_update_index({"value": [*index["value"], "x"]})
+    assert not _cvrf.is_update_index(xml_to_json(_path("2026-Mar")))
+
+
+def test_read_documents_skips_the_update_index_only(tmp_path):
+    index = DATA / "msrc-cvrf" / "updates-index_20260706T222806Z.json"
+    copy = tmp_path / index.name
+    copy.write_bytes(index.read_bytes())
+    docs, skipped = _cvrf.read_documents([str(_path("2026-Mar")), str(copy)])
+    assert [d.id for d in docs] == ["2026-Mar"]
+    assert skipped == [{"path": str(copy), "reason": _cvrf.UPDATE_INDEX_REASON}]
+    assert _cvrf.UPDATE_INDEX_REASON == "the MSRC update index (the API's /updates answer), not a CVRF document"
+    other = tmp_path / "other.json"
+    other.write_text('{"value": [{"ID": "2026-Jun"}]}', encoding="utf-8")
+    with pytest.raises(CatalogError) as err:
+        _cvrf.read_documents([str(copy), str(other)])
+    assert (
+        str(err.value)
+        == f"Failed to read the CVRF document {other}: not a CVRF document (no DocumentTracking/Vulnerability)"
+    )
