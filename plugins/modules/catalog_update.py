@@ -17,9 +17,14 @@ description:
     every monthly document first released after the catalog's data date.
   - O(mode=offline) reads documents downloaded before, from O(src), in the XML or the JSON form the API serves.
   - Every document is validated before anything is written. A file that is not a CVRF document, a truncated
-    document, a month in which a supported release has no security update, or a result that is older or holds less
-    than the current catalog fails the task and leaves O(dest) untouched.
-  - The new catalog replaces O(dest) atomically, and only when it adds updates.
+    document, a month in which a supported release has no security update, documents that skip a month after the
+    catalog's data month (for example a catalog up to 2026-02 and only the 2026-05 document), or a result that is
+    older or holds less than the current catalog fails the task and leaves O(dest) untouched.
+  - The months added must follow the catalog's data month without a gap, because hosts would otherwise be judged
+    against a baseline that lacks the skipped months' updates. The error names the missing months.
+  - The new catalog replaces O(dest) atomically, and only when it adds updates. When O(dest) does not exist yet it
+    is always written, with the current catalog when the documents add nothing, so that after a successful run
+    O(dest) holds a valid catalog to give as C(catalog_path).
   - Runs once per task on the controller, whatever the number of hosts in the play.
 author:
   - hygiene.winpatch maintainers (!UNKNOWN)
@@ -34,7 +39,11 @@ options:
   src:
     description:
       - A CVRF document (C(.xml) or C(.json)) or a directory of them. Required when O(mode=offline).
-      - In a directory, every C(.xml) and C(.json) file is read, and each must be a CVRF document.
+      - In a directory, every C(.xml) and C(.json) file is read, and each must be a CVRF document, with one
+        exception. The MSRC update index (the API's C(/updates) answer, a C(value) list of C(ID), C(Alias),
+        C(DocumentTitle), ..., C(CvrfUrl) entries, saved for example as C(updates-index_<timestamp>.json)) is
+        skipped and listed in RV(skipped). Any other file that is not a CVRF document fails the task.
+      - A O(src) that holds no CVRF document (only the update index) fails the task.
     type: path
   api_url:
     description:
@@ -60,8 +69,8 @@ options:
   dest:
     description:
       - The catalog file to refresh. Defaults to the catalog shipped in the collection (C(data/catalog.json)).
-      - When O(dest) does not exist yet, the shipped catalog is the starting point. When it exists it must be a
-        valid catalog.
+      - When O(dest) does not exist yet, the shipped catalog is the starting point, and O(dest) is written (and
+        the task reports a change) even when the documents add nothing. When it exists it must be a valid catalog.
       - The default is a file inside the installed collection. In an AWX or Ansible Automation Platform execution
         environment that file is read-only or lives in a container that is thrown away after the job, and a
         C(ansible-galaxy collection install --force) replaces it. Point O(dest) at a persistent path instead, and give
@@ -84,10 +93,12 @@ attributes:
     support: full
   check_mode:
     support: full
-    details: In check mode the documents are read and validated, and nothing is written.
+    details: In check mode the documents are read and validated, and nothing is written. The result (changed,
+      RV(data_date), RV(months_added), ...) is the one a real run would give.
   diff_mode:
     support: full
-    details: The diff shows the data date and each release's newest build before and after.
+    details: The diff shows the data date and each release's newest build before and after. A O(dest) that does
+      not exist yet shows as empty before.
   platform:
     platforms: posix
     details: Runs on the controller only.
@@ -133,7 +144,7 @@ EXAMPLES = r"""
 - name: Refresh a site catalog from documents downloaded on another machine
   hygiene.winpatch.catalog_update:
     mode: offline
-    src: /srv/msrc/cvrf/
+    src: /srv/msrc/cvrf/  # the MSRC update index saved there too is skipped (see the result's skipped)
     dest: /etc/winpatch/catalog.json
     backup: true
 
@@ -161,7 +172,9 @@ previous_data_date:
   type: str
   sample: "2026-02-10"
 months_added:
-  description: The months (C(YYYY-MM)) whose security updates were added.
+  description:
+    - The months (C(YYYY-MM)) whose security updates were added. They always follow RV(previous_data_date)'s month
+      without a gap.
   returned: always
   type: list
   elements: str
@@ -185,6 +198,25 @@ dropped:
   elements: str
   sample: ["2026-Mar: Windows 11 Version 25H2 for ARM systems KB5084597: FixedBuild '10.0.26100.7982' has build major
     26100, not 26200 of windows_11_25h2"]
+skipped:
+  description:
+    - The files of O(src) that were not read because they are the MSRC update index, not a CVRF document.
+    - Empty with O(mode=online), which reads the index from the API itself.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The file.
+      type: str
+      returned: always
+    reason:
+      description: Why it was skipped.
+      type: str
+      returned: always
+  sample:
+    - path: /srv/msrc/cvrf/updates-index_20260706T222806Z.json
+      reason: the MSRC update index (the API's /updates answer), not a CVRF document
 backup_file:
   description: The copy of the previous catalog.
   returned: when O(backup=true) and the catalog was replaced
