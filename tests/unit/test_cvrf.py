@@ -299,3 +299,8 @@ def test_read_documents_skips_the_update_index_only(tmp_path):
         str(err.value)
         == f"Failed to read the CVRF document {other}: not a CVRF document (no DocumentTracking/Vulnerability)"
     )
+
+
+def test_months_between_crosses_the_year():
+    assert _cvrf._months_between("2025-11", "2026-02") == ["2025-12", "2026-01", "2026-02"]
+    assert _cvrf._months_between("2026-02", "2026-02") == []
