@@ -105,7 +105,9 @@ notes:
     (C(YYYY-MM)); C(winpatch_edition_group) (for example V(default), V(enterprise), V(ltsc));
     C(winpatch_baseline_month) (C(YYYY-MM)); C(winpatch_end_of_support) (ISO date for the edition group);
     C(winpatch_catalog_date) (ISO date), C(winpatch_catalog_stale) (bool) and C(winpatch_missing_months) (list of
-    C(YYYY-MM)); C(winpatch_checked_at) (UTC ISO 8601, when the host was read).'
+    C(YYYY-MM)); C(winpatch_checked_at) (UTC ISO 8601, when the host was read); C(winpatch_assessed_policy) (the
+    policy the host was judged with - C(baseline), C(grace_days), C(months_tolerated), C(hotpatch), C(esu), C(as_of),
+    C(catalog_path) - which the C(hygiene.winpatch.assess) playbook records in the history).'
   - 'The raw values the script read, null when the host was not read: C(winpatch_computer_name);
     C(winpatch_registry) (C(CurrentBuild), C(CurrentBuildNumber), C(UBR), C(DisplayVersion), C(EditionID),
     C(InstallationType), C(ProductName), C(ReleaseId)); C(winpatch_pending_reboot) (C(any) and each signal:
@@ -129,7 +131,9 @@ notes:
     C(ansible_psrp_connection_timeout) (O(timeout) bounds each host), C(ansible_psrp_reconnection_*),
     C(ansible_psrp_max_envelope_size), C(ansible_psrp_negotiate_delegate), C(ansible_psrp_negotiate_hostname_override),
     C(ansible_psrp_negotiate_service), C(ansible_psrp_credssp_*), C(ansible_psrp_ignore_proxy) (no proxy is ever used).
-  - Values read from the hosts are marked unsafe, so they are never templated.
+  - Values read from the hosts are never templated. Only the strings among them that could hold a template (that
+    contain C({) or C(%)) are marked unsafe; the others are plain, so C(ansible-inventory --list --export) (what AWX
+    imports) shows them as plain values, not as C(__ansible_unsafe) objects.
   - Pin O(as_of) for reproducible results; unset, it is today on the controller.
   - With the inventory cache on, a cached sweep is reused until it expires, as long as the hosts, the policy and the
     catalog are the same (with O(as_of) unset the policy changes at midnight); the connection variables are not cached.
@@ -191,14 +195,13 @@ from ansible.inventory.helpers import get_group_vars
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.display import Display
-from ansible.utils.unsafe_proxy import wrap_var
 from ansible.utils.vars import combine_vars
 from ansible.vars.plugins import get_vars_from_inventory_sources
 
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils import _sweep
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._catalog import load_catalog
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._errors import WinpatchError
-from ansible_collections.hygiene.winpatch.plugins.plugin_utils._facts import STATES, host_variables
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._facts import STATES, host_variables, unsafe_templates
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._policy import Policy
 
 display = Display()
@@ -456,8 +459,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self.inventory.add_host(name)
                 for key, value in combine_vars(defaults, variables).items():
                     self.inventory.set_variable(name, key, value)
+            # Only host-read strings that could be templates are marked unsafe: plain values stay plain in
+            # ansible-inventory --list --export (AWX), and none is ever templated.
             for key, value in facts.items():
-                self.inventory.set_variable(name, key, wrap_var(value))
+                self.inventory.set_variable(name, key, unsafe_templates(value))
             self.inventory.add_child(f"winpatch_{facts['winpatch_state']}", name)
             if facts.get("winpatch_release_id"):
                 group = self.inventory.add_group(f"winpatch_release_{facts['winpatch_release_id']}")

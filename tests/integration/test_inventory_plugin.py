@@ -267,6 +267,71 @@ def test_faults_garbage_and_malformed_values(
     assert reasons["dropped"].startswith(f"connection to http://{lab.hosts['dropped'].address}:5985/wsman failed: ")
 
 
+TEMPLATE = "{{ lookup('pipe', 'id') }}"
+
+
+def unsafe_markers(value: Any, path: str = "") -> list[str]:
+    """The paths of every ``{"__ansible_unsafe": ...}`` object in ``value``."""
+    if isinstance(value, dict) and "__ansible_unsafe" in value:
+        return [path]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in unsafe_markers(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in unsafe_markers(v, f"{path}[{i}]")]
+    return []
+
+
+def test_export_is_plain_and_template_values_stay_unsafe(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:
+    """--list --export (what AWX imports) shows host-read values plain; a value that looks like a template stays
+    marked unsafe there, and a play prints it verbatim instead of running it."""
+    lab = lab_fleet(tiny_fleet(plainhost={"release": "windows_server_2025"}, trap={"release": "windows_11_24h2"}))
+    lab.hosts["trap"].product_name = TEMPLATE
+    lab.hosts["trap"].policy["TargetGroup"] = f"ring {TEMPLATE} %"
+    config = write_config(tmp_path, lab.inventory, workers=2, timeout=20)
+
+    listing, _stderr = inventory_list(config, extra=("--export",))
+    markers = unsafe_markers(listing["_meta"]["hostvars"])
+    assert sorted(markers) == [".trap.winpatch_policy.TargetGroup", ".trap.winpatch_registry.ProductName"]
+    trap = listing["_meta"]["hostvars"]["trap"]
+    assert trap["winpatch_registry"]["ProductName"] == {"__ansible_unsafe": TEMPLATE}
+    assert isinstance(trap["winpatch_state"], str) and isinstance(trap["winpatch_reason"], str)
+    assert listing["_meta"]["hostvars"]["plainhost"]["winpatch_policy"]["TargetGroup"] is None
+
+    playbook = tmp_path / "show.yml"
+    playbook.write_text(
+        json.dumps(
+            [
+                {
+                    "hosts": "all",
+                    "gather_facts": False,
+                    "tasks": [
+                        {
+                            "name": "show",
+                            "ansible.builtin.debug": {
+                                "msg": "PN=[{{ winpatch_registry.ProductName }}] TG=[{{ winpatch_policy.TargetGroup }}]"
+                            },
+                            "when": "winpatch_state in ['current', 'grace', 'behind', 'pending_reboot']",
+                        }
+                    ],
+                }
+            ]
+        ),
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [ansible_bin("ansible-playbook"), "-i", str(config), str(playbook)],
+        capture_output=True,
+        text=True,
+        env=ansible_env(),
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"PN=[{TEMPLATE}] TG=[ring {TEMPLATE} %]" in proc.stdout
+    assert "uid=" not in proc.stdout + proc.stderr
+    assert "PN=[Windows Server 2025 Standard] TG=[]" in proc.stdout, proc.stdout  # the when on winpatch_state held
+
+
 def test_cache_is_read_until_flushed(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:
     lab = lab_fleet(tiny_fleet(a={"release": "windows_11_24h2"}))
     cache_dir = tmp_path / "cache"
@@ -507,6 +572,6 @@ def test_docs_list_every_host_variable() -> None:
     )
     doc = json.loads(proc.stdout)["hygiene.winpatch.compliance"]["doc"]
     notes = " ".join(doc["notes"])
-    for key in (*ASSESSMENT_KEYS, *RAW_KEYS, "checked_at"):
+    for key in (*ASSESSMENT_KEYS, *RAW_KEYS, "checked_at", "assessed_policy"):
         assert f"C(winpatch_{key})" in notes, key
     assert "ansible_psrp_protocol" in notes and "ansible_psrp_auth=certificate" in notes
