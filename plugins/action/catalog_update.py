@@ -109,7 +109,7 @@ class ActionModule(ControllerAction):
             releases_updated=refresh.releases_updated,
             documents=refresh.documents,
             dropped=refresh.dropped,
-            skipped=skipped,
+            skipped_files=skipped,  # not "skipped": Ansible reads that key as "the task was skipped"
         )
         if backup_file:
             result["backup_file"] = backup_file

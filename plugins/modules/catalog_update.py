@@ -42,7 +42,7 @@ options:
       - In a directory, every C(.xml) and C(.json) file is read, and each must be a CVRF document, with one
         exception. The MSRC update index (the API's C(/updates) answer, a C(value) list of C(ID), C(Alias),
         C(DocumentTitle), ..., C(CvrfUrl) entries, saved for example as C(updates-index_<timestamp>.json)) is
-        skipped and listed in RV(skipped). Any other file that is not a CVRF document fails the task.
+        skipped and listed in RV(skipped_files). Any other file that is not a CVRF document fails the task.
       - A O(src) that holds no CVRF document (only the update index) fails the task.
     type: path
   api_url:
@@ -144,7 +144,7 @@ EXAMPLES = r"""
 - name: Refresh a site catalog from documents downloaded on another machine
   hygiene.winpatch.catalog_update:
     mode: offline
-    src: /srv/msrc/cvrf/  # the MSRC update index saved there too is skipped (see the result's skipped)
+    src: /srv/msrc/cvrf/  # the MSRC update index saved there too is skipped (see the result's skipped_files)
     dest: /etc/winpatch/catalog.json
     backup: true
 
@@ -198,7 +198,7 @@ dropped:
   elements: str
   sample: ["2026-Mar: Windows 11 Version 25H2 for ARM systems KB5084597: FixedBuild '10.0.26100.7982' has build major
     26100, not 26200 of windows_11_25h2"]
-skipped:
+skipped_files:
   description:
     - The files of O(src) that were not read because they are the MSRC update index, not a CVRF document.
     - Empty with O(mode=online), which reads the index from the API itself.

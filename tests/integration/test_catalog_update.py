@@ -341,5 +341,6 @@ def test_directory_with_the_update_index_skips_it(tmp_path):
 
     assert real["changed"] is True and not real.get("failed"), real
     assert real["documents"] == ["2026-Jun"] and real["months_added"] == ["2026-06"]
-    assert real["skipped"] == [{"path": str(with_index / index_name), "reason": reason}]
+    assert real["skipped_files"] == [{"path": str(with_index / index_name), "reason": reason}]
+    assert "skipped" not in real and "warnings" not in real, real  # Ansible's own "skipped" key is left alone
     assert _catalog.load_catalog(dest).data_date.isoformat() == "2026-06-09"
