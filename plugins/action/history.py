@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 from typing import Any
 
@@ -14,6 +15,7 @@ from ansible_collections.hygiene.winpatch.plugins.plugin_utils._action import Co
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._errors import PolicyError
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._history import (
     HistoryError,
+    assessed_policies,
     assessments_from_hostvars,
     open_history,
     run_summary,
@@ -45,6 +47,37 @@ def _started_at(checked: list[str]) -> str | None:
     if not times:
         return None
     return min(times).astimezone(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _policy_text(policy: dict[str, Any], keys: list[str]) -> str:
+    return ", ".join(f"{key} {policy.get(key, 'unset')}" for key in keys)
+
+
+def run_policy(option: dict[str, Any], judged: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The policy to store with the run: the one the hosts were judged with, else the ``policy`` option.
+
+    Hosts assessed by the inventory plugin or by build_facts carry ``winpatch_assessed_policy``; the option only
+    describes hosts that carry none (not read, unreachable). Hosts judged with different policies fail the task,
+    naming the hosts and the differing values: one run has one policy, and a wrong one would mislabel the run.
+    """
+    groups: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    for host, policy in judged.items():
+        key = json.dumps(policy, sort_keys=True)
+        groups.setdefault(key, (policy, []))[1].append(host)
+    if not groups:
+        return dict(option)
+    if len(groups) == 1:
+        return next(iter(groups.values()))[0]
+    policies = [policy for policy, _hosts in groups.values()]
+    differ = sorted({k for p in policies for k in p if any(p.get(k) != q.get(k) for q in policies)})
+    parts = []
+    for policy, hosts in groups.values():
+        shown = ", ".join(sorted(hosts)[:5]) + (f" and {len(hosts) - 5} more" if len(hosts) > 5 else "")
+        parts.append(f"{_policy_text(policy, differ)} ({shown})")
+    raise AnsibleActionFail(
+        "Failed to append to the history: the hosts were judged with different policies - "
+        f"{'; '.join(parts)}. A run records one policy: assess these hosts in separate runs, or with one policy"
+    )
 
 
 class ActionModule(ControllerAction):
@@ -87,6 +120,11 @@ class ActionModule(ControllerAction):
             )
         except HistoryError as e:
             raise AnsibleActionFail(str(e)) from e
+        # The policy stored is the one the hosts were actually judged with (the inventory plugin's or build_facts').
+        policy = run_policy(
+            args["policy"],
+            assessed_policies(hosts, task_vars.get("hostvars", {}), results_var=args["results_var"]),
+        )
         dates = sorted({a.catalog_date for a in rows if a.catalog_date})
         catalog_date = args["catalog_date"] or (dates[-1] if dates else None)
         stale = args["catalog_stale"]
@@ -97,7 +135,9 @@ class ActionModule(ControllerAction):
         )
 
         result.update(run_summary(rows))
-        result.update({"path": path, "catalog_date": catalog_date, "catalog_stale": stale, "changed": True})
+        result.update(
+            {"path": path, "catalog_date": catalog_date, "catalog_stale": stale, "policy": policy, "changed": True}
+        )
 
         # Check mode: report what would be appended, write nothing.
         if self._task.check_mode:
@@ -110,7 +150,7 @@ class ActionModule(ControllerAction):
                     rows,
                     started_at=started_at,
                     label=args["label"],
-                    policy=args["policy"],
+                    policy=policy,
                     catalog_date=catalog_date,
                     catalog_stale=stale,
                 )

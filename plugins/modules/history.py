@@ -44,7 +44,12 @@ options:
     default: ""
   policy:
     description:
-      - The compliance policy used for this assessment, stored with the run as JSON.
+      - The compliance policy for this assessment, stored with the run as JSON when no host of the run carries
+        C(winpatch_assessed_policy) (for example when every host was unreachable).
+      - Hosts judged by the P(hygiene.winpatch.compliance#inventory) inventory plugin or by
+        M(hygiene.winpatch.build_facts) carry the policy they were judged with in C(winpatch_assessed_policy); that
+        policy is stored instead, so the run shows what the hosts were really judged with. Hosts judged with
+        different policies fail the task, naming the hosts and the differing values, and nothing is written.
       - It is validated with the rules of the collection's policy (the options of M(hygiene.winpatch.build_facts)
         C(baseline), C(grace_days), C(months_tolerated), C(hotpatch), C(esu), C(as_of), C(catalog_path)); a bad
         value or an unknown key fails the task, naming it, and nothing is written.
@@ -180,4 +185,15 @@ catalog_stale:
   returned: always
   type: bool
   sample: false
+policy:
+  description: The policy stored with the run - the hosts' C(winpatch_assessed_policy), else O(policy).
+  returned: always
+  type: dict
+  sample:
+    baseline: latest
+    grace_days: 5
+    months_tolerated: 3
+    hotpatch: accept
+    esu: false
+    as_of: "2026-08-28"
 """

@@ -322,6 +322,35 @@ def assessments_from_hostvars(
     return out
 
 
+def assessed_policies(
+    hosts: Iterable[Any], hostvars: Mapping[str, Any], *, results_var: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """The policy each host was judged with (its ``winpatch_assessed_policy``), for the hosts that carry one.
+
+    The value is looked up as :func:`assessments_from_hostvars` looks up the others: from the registered
+    ``build_facts`` result under ``results_var`` when that task ran for the host (an unreachable or failed read
+    carries none), else from the host's variables, then its ``ansible_facts``. ``None`` values
+    (``catalog_path`` unset) are dropped.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for host in dict.fromkeys(str(h) for h in hosts):
+        hv = hostvars.get(host)
+        if hv is None:
+            continue
+        result = hv.get(results_var) if results_var else None
+        if isinstance(result, Mapping) and not result.get("skipped"):
+            facts = result.get("ansible_facts")
+            value = facts.get("winpatch_assessed_policy") if isinstance(facts, Mapping) else None
+        else:
+            value = hv.get("winpatch_assessed_policy")
+            facts = hv.get("ansible_facts")
+            if value is None and isinstance(facts, Mapping):
+                value = facts.get("winpatch_assessed_policy")
+        if isinstance(value, Mapping):
+            out[host] = {str(k): _jsonable(v) for k, v in value.items() if v is not None}
+    return out
+
+
 def run_summary(assessments: Iterable[Assessment]) -> dict[str, Any]:
     """Headline numbers of a set of assessments: hosts, compliant, compliance_rate (percent), counts per state."""
     rows = list(assessments)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.regen_golden import AS_OF, ansible_bin, ansible_env
+from tests.integration.regen_golden import AS_OF, ansible_bin, ansible_env, write_config
 
 pytestmark = pytest.mark.lab
 
@@ -33,8 +33,12 @@ def _golden_states() -> dict[str, str]:
     return states
 
 
-def _assess(tmp_path: pathlib.Path, inventory: pathlib.Path, *args: str) -> subprocess.CompletedProcess[str]:
-    policy = json.dumps({"winpatch_assess_policy": {"as_of": AS_OF}})
+DEFAULT_EXTRA = {"winpatch_assess_policy": {"as_of": AS_OF}}
+
+
+def _assess(
+    tmp_path: pathlib.Path, inventory: pathlib.Path, *args: str, policy: dict[str, Any] | None = DEFAULT_EXTRA
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             ansible_bin("ansible-playbook"),
@@ -43,8 +47,7 @@ def _assess(tmp_path: pathlib.Path, inventory: pathlib.Path, *args: str) -> subp
             str(REPO / "playbooks" / "assess.yml"),
             "-f",
             "8",
-            "-e",
-            policy,
+            *(["-e", json.dumps(policy)] if policy is not None else []),
             "-e",
             f"winpatch_history_path={tmp_path / 'history.sqlite'}",
             "-e",
@@ -90,3 +93,74 @@ def test_assess_playbook_records_every_host(lab_fleet: Callable[..., Any], tmp_p
     assert report["summary"]["counts"]["unreachable"] == 2
     assert sorted(h["host"] for h in report["unreachable"]) == ["srv2019-down", "w11-auth-refused"]
     assert f"report: {tmp_path / 'report' / 'report.html'}" in proc.stdout
+
+
+PLUGIN_POLICY = {"as_of": "2026-08-28", "months_tolerated": 3, "grace_days": 5}
+
+
+def _runs(history: pathlib.Path) -> list[dict[str, Any]]:
+    db = sqlite3.connect(history)
+    try:
+        return [json.loads(policy) for (policy,) in db.execute("SELECT policy FROM runs ORDER BY run_id")]
+    finally:
+        db.close()
+
+
+def test_history_records_the_inventory_plugins_policy(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:
+    """Hosts judged by the inventory plugin: the run stores the plugin's policy, not the playbook's defaults."""
+    lab = lab_fleet("small.yml")
+    config = write_config(tmp_path, lab.inventory, workers=8, timeout=20, **PLUGIN_POLICY)
+    pol = config.rename(tmp_path / "pol.winpatch.yml")
+    proc = _assess(tmp_path, pol, policy=None)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    expected = {"baseline": "latest", "hotpatch": "accept", "esu": False, **PLUGIN_POLICY}
+    assert _runs(tmp_path / "history.sqlite") == [expected]
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["run"]["policy"] == expected
+    assert "judged with baseline latest as of 2026-08-28, grace 5 days, months tolerated 3;" in proc.stdout
+    shown = report["policy"]
+    assert (shown["as_of"], shown["as_of_source"], shown["grace_days"], shown["months_tolerated"]) == (
+        "2026-08-28",
+        "policy",
+        5,
+        3,
+    )
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert 'as of <b id="policy-as-of">2026-08-28</b>' in html and "months tolerated <b>3</b>" in html
+    # Nothing was read again: the plugin's sweep is the only script run on each host.
+    scripts = [i["name"] for i in lab.control.invocations("w11-current") if i["kind"] == "script"]
+    assert scripts == ["build_facts"]
+
+
+def test_hosts_judged_with_different_policies_fail_and_write_nothing(
+    lab_fleet: Callable[..., Any], tmp_path: pathlib.Path
+) -> None:
+    """One host from the plugin (its policy), the others read by the playbook (another): the run fails clearly."""
+    lab = lab_fleet("small.yml")
+    one = tmp_path / "one.yml"
+    one.write_text(
+        "all:\n  hosts:\n    w11-current:\n"
+        + "".join(f"      {k}: {json.dumps(v)}\n" for k, v in lab.host_vars("w11-current").items()),
+        encoding="utf-8",
+    )
+    config = write_config(tmp_path, one, timeout=20, **PLUGIN_POLICY)
+    proc = _assess(tmp_path, lab.inventory, "-i", str(config), "--limit", "w11-current,w11-behind")
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert (
+        "Failed to append to the history: the hosts were judged with different policies - "
+        "as_of 2026-08-28, grace_days 5, months_tolerated 3 (w11-current); "
+        f"as_of {AS_OF}, grace_days 14, months_tolerated 0 (w11-behind). A run records one policy"
+    ) in " ".join(out.split())
+    assert not (tmp_path / "history.sqlite").exists() or _runs(tmp_path / "history.sqlite") == []
+
+
+def test_a_policy_that_is_no_mapping_is_named_alone(tmp_path: pathlib.Path) -> None:
+    inventory = tmp_path / "local.ini"
+    inventory.write_text("localhost ansible_connection=local\n", encoding="utf-8")
+    proc = _assess(tmp_path, inventory, policy={"winpatch_assess_policy": "baseline=2026-08"})
+    assert proc.returncode != 0
+    out = " ".join(proc.stdout.split())
+    assert "Failed to start the assessment: winpatch_assess_policy must be a mapping (got baseline=2026-08)" in out
+    assert "winpatch_assess_source must be" not in out
+    assert not (tmp_path / "history.sqlite").exists()
