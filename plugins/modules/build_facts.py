@@ -179,4 +179,18 @@ ansible_facts:
       description: The last boot time, UTC ISO 8601.
       returned: success
       type: str
+    winpatch_assessed_policy:
+      description:
+        - The policy the host was judged with (C(baseline), C(grace_days), C(months_tolerated), C(hotpatch), C(esu),
+          C(as_of), C(catalog_path)); M(hygiene.winpatch.history) stores it with the run.
+      returned: success
+      type: dict
+      sample:
+        baseline: latest
+        grace_days: 14
+        months_tolerated: 0
+        hotpatch: accept
+        esu: false
+        as_of: "2026-12-03"
+        catalog_path: null
 """
