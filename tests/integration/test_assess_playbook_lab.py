@@ -33,12 +33,15 @@ def _golden_states() -> dict[str, str]:
     return states
 
 
-DEFAULT_EXTRA = {"winpatch_assess_policy": {"as_of": AS_OF}}
+DEFAULT_EXTRA = "default"
 
 
 def _assess(
-    tmp_path: pathlib.Path, inventory: pathlib.Path, *args: str, policy: dict[str, Any] | None = DEFAULT_EXTRA
+    tmp_path: pathlib.Path, inventory: pathlib.Path, *args: str, policy: dict[str, Any] | str | None = DEFAULT_EXTRA
 ) -> subprocess.CompletedProcess[str]:
+    """Run the assess playbook; ``policy`` is the extra vars (default: the pinned as_of), None for none."""
+    if policy == DEFAULT_EXTRA:
+        policy = {"winpatch_assess_policy": {"as_of": AS_OF}}
     return subprocess.run(
         [
             ansible_bin("ansible-playbook"),
