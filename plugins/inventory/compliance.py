@@ -207,7 +207,8 @@ from ansible_collections.hygiene.winpatch.plugins.plugin_utils._policy import Po
 display = Display()
 
 POLICY_OPTIONS = ("baseline", "grace_days", "months_tolerated", "hotpatch", "esu", "as_of", "catalog_path")
-CACHE_VERSION = 1
+# 2: the host variables carry winpatch_assessed_policy; an older cached sweep lacks it and is swept again.
+CACHE_VERSION = 2
 # The sweep's counts and their smallest valid value.
 COUNT_MINIMUMS = {"workers": 1, "timeout": 1, "attempts": 1, "progress_every": 0}
 # Hosts of an earlier inventory source are swept when they connect over WS-Management (or set no connection).
