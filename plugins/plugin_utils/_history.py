@@ -42,6 +42,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._errors import WinpatchError
 
 SCHEMA_VERSION = 1
@@ -197,14 +199,10 @@ def _months(value: Any, host: str) -> int | None:
 def _flag(value: Any, host: str, name: str) -> bool | None:
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise HistoryError(f"Failed to record host {host!r}: {name} must be a boolean, got {value!r}")
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        raise HistoryError(f"Failed to record host {host!r}: {name} must be a boolean, got {value!r}") from None
 
 
 def _jsonable(value: Any) -> Any:

@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils import _scripts
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._errors import ScriptError
 
@@ -167,14 +169,10 @@ def _first(hostvars: Mapping[str, Any], *names: str, default: Any = None) -> Any
 
 
 def _as_bool(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name} must be a boolean, got {value!r}")
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        raise ValueError(f"{name} must be a boolean, got {value!r}") from None
 
 
 def _as_int(name: str, value: Any, minimum: int = 1) -> int:
