@@ -34,6 +34,7 @@ from typing import Any
 from tests.lab.host import Faults, FirewallProfile, FirewallRule, SimHost
 
 MAX_BODY = 1 << 20
+MAX_DWORD = 0xFFFFFFFF  # UBR is a REG_DWORD
 
 # Field -> (types accepted, description). Everything else in a PATCH is refused.
 PATCHABLE: dict[str, tuple[tuple[type, ...], str]] = {
@@ -119,6 +120,8 @@ def apply_patch(host: SimHost, changes: Any) -> list[str]:
         types, description = PATCHABLE[key]
         if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             raise ControlError(400, f"{where}: field {key!r} ({description}) has the wrong type {type(value).__name__}")
+        if key in ("ubr", "pending_ubr") and value is not None and not 0 <= value <= MAX_DWORD:
+            raise ControlError(400, f"{where}: field {key!r} ({description}) must be 0 to {MAX_DWORD}, got {value}")
     faults = changes.get("faults", {})
     known = Faults().as_dict()
     for key, value in faults.items():
@@ -131,7 +134,8 @@ def apply_patch(host: SimHost, changes: Any) -> list[str]:
             else isinstance(value, int | float) and not isinstance(value, bool)
         )
         if not ok or (expected is not bool and value < 0):
-            raise ControlError(400, f"{where}: fault {key!r} must be a {expected.__name__} >= 0, got {value!r}")
+            kind = "true or false" if expected is bool else "a number >= 0"
+            raise ControlError(400, f"{where}: fault {key!r} must be {kind}, got {value!r}")
     profiles = changes.get("firewall_profiles", {})
     for name, fields in profiles.items():
         if name not in host.firewall_profiles or not isinstance(fields, dict):
@@ -244,8 +248,10 @@ class ControlServer:
                 return 200, host_state(host)
             if method == "POST" and rest == ["reboot"]:
                 downtime = (body or {}).get("downtime") if isinstance(body, dict | type(None)) else "bad"
-                if downtime is not None and (isinstance(downtime, bool) or not isinstance(downtime, int | float)):
-                    raise ControlError(400, f"Failed to reboot host {host.name}: downtime must be seconds")
+                if downtime is not None and (
+                    isinstance(downtime, bool) or not isinstance(downtime, int | float) or downtime < 0
+                ):
+                    raise ControlError(400, f"Failed to reboot host {host.name}: downtime must be seconds >= 0")
                 if self.on_reboot is not None:
                     self.on_reboot(host, downtime)
                 else:

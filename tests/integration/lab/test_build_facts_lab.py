@@ -109,6 +109,16 @@ def test_control_refuses_bad_changes_and_changes_nothing(lab_fleet):
         lab.control.patch("w11-behind", ubr="9999", hotpatch_enrolled=True)
     with pytest.raises(ControlError, match=r"unknown fault 'dwn'"):
         lab.control.patch("w11-behind", faults={"dwn": True})
+    with pytest.raises(
+        ControlError, match=r"^Failed to change host w11-behind: field 'ubr' .* must be 0 to 4294967295, got -3$"
+    ):
+        lab.control.patch("w11-behind", ubr=-3)
+    with pytest.raises(
+        ControlError, match=r"^Failed to change host w11-behind: fault 'down' must be true or false, got 1$"
+    ):
+        lab.control.patch("w11-behind", faults={"down": 1})
+    with pytest.raises(ControlError, match=r"^Failed to reboot host w11-behind: downtime must be seconds >= 0$"):
+        lab.control.reboot("w11-behind", downtime=-5)
     with pytest.raises(ControlError, match=r"no host named 'nope' in the lab") as info:
         lab.control.host("nope")
     assert info.value.status == 404
