@@ -42,6 +42,7 @@ from ansible_collections.hygiene.winpatch.plugins.plugin_utils._history import (
     HistoryError,
     open_history,
 )
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._policy import patch_tuesday
 
 REPORT_SCHEMA = 1
 FORMATS = ("html", "csv", "json")
@@ -259,12 +260,52 @@ def time_to_compliance(timelines: Iterable[tuple[str, int, str, str]], as_of: st
     }
 
 
+def _after_date(month: str, catalog_date: str | None) -> bool:
+    """Whether ``month``'s Patch Tuesday falls after the catalog's data date (missing for every release)."""
+    try:
+        return catalog_date is None or patch_tuesday(month) > datetime.date.fromisoformat(catalog_date)
+    except ValueError:
+        return True
+
+
 def _catalog(run_catalog_date: str | None, run_stale: bool | None, rows: Sequence[Assessment]) -> dict[str, Any]:
+    """The catalog the run was judged with, and what it lacks, from the stale hosts' results only.
+
+    A host's ``missing_months`` hold the months after the catalog's data date (the same for every release) and the
+    months the catalog lacks for the host's own release; they are told apart by the date, then the release gaps are
+    grouped by release (the union of the months its stale hosts lack, and how many hosts they are).
+    """
     dates = Counter(a.catalog_date for a in rows if a.catalog_date)
     date = run_catalog_date or (dates.most_common(1)[0][0] if dates else None)
-    stale = run_stale if run_stale is not None else any(a.catalog_stale for a in rows)
-    missing = _most_common(tuple(a.details.get("missing_months") or ()) for a in rows) if stale else None
-    return {"date": date, "stale": bool(stale), "dates_seen": sorted(dates), "missing_months": list(missing or [])}
+    stale_rows = [a for a in rows if a.catalog_stale]
+    stale = run_stale if run_stale is not None else bool(stale_rows)
+    after: set[str] = set()
+    after_hosts = 0
+    gaps: dict[str, tuple[set[str], list[Assessment]]] = {}
+    for a in stale_rows:
+        months = [str(m) for m in a.details.get("missing_months") or ()]
+        row_date = a.catalog_date or date
+        late = {m for m in months if _after_date(m, row_date)}
+        after.update(late)
+        after_hosts += bool(late)
+        own = {m for m in months if not _after_date(m, row_date)}
+        if own:
+            found, members = gaps.setdefault(_release_label(a), (set(), []))
+            found.update(own)
+            members.append(a)
+    release_gaps = [
+        {"release": name, "months": sorted(found), "hosts": len(members)}
+        for name, (found, members) in sorted(gaps.items(), key=lambda item: item[0].lower())
+    ]
+    return {
+        "date": date,
+        "stale": bool(stale),
+        "dates_seen": sorted(dates),
+        "stale_hosts": len(stale_rows),
+        "missing_months": sorted(after.union(*(found for found, _ in gaps.values()))),
+        "after_date": {"months": sorted(after), "hosts": after_hosts},
+        "release_gaps": release_gaps,
+    }
 
 
 def build_model(
@@ -470,10 +511,23 @@ footer{padding:0 24px 24px;color:#52606d;font-size:12px;max-width:1800px}
 </header>
 <main>
 {% if m.catalog.stale %}
-<div class="warn" id="stale-catalog"><b>Stale catalog.</b> The baseline catalog is dated {{ m.catalog.date or "unknown" }},
- older than the policy allows{% if m.catalog.missing_months %} (it lacks {{ m.catalog.missing_months|join(", ") }}){% endif %}.
- Hosts may be judged against an old baseline and their expected build may be unknown: refresh the catalog with
- hygiene.winpatch.catalog_update and assess again. The reasons below leave this out; report.csv and report.json keep them whole.</div>
+<div class="warn" id="stale-catalog"><b>Stale catalog.</b>
+{% set c = m.catalog %}
+{% if c.after_date.months %}
+ The baseline catalog is dated {{ c.date or "unknown" }}, older than the last Patch Tuesday: it lacks {{ c.after_date.months|and_list }} for every release ({{ c.after_date.hosts|hosts }}).
+{% endif %}
+{% for g in gap_groups %}
+ {{ "It also lacks" if (c.after_date.months or not loop.first) else "The catalog lacks" }} {{ g.months|and_list }} for {{ g.releases|and_list }} ({{ g.hosts|hosts }}).
+{% endfor %}
+{% if not c.after_date.months and not gap_groups %}
+ The run was recorded with a stale baseline catalog (dated {{ c.date or "unknown" }}); no host's result names a month it lacks.
+{% endif %}
+ Hosts judged against a month the catalog lacks have no expected build: refresh the catalog with
+ hygiene.winpatch.catalog_update and assess again.
+{% if stale_clause_cut %}
+ The reasons below leave out the clause "the catalog is stale (data up to …)"; report.csv and report.json keep them whole.
+{% endif %}
+</div>
 {% endif %}
 <section>
 <h2>Summary</h2>
@@ -569,6 +623,20 @@ _ENV = jinja2.Environment(
 )
 
 
+def _and_list(items: Sequence[Any]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    words = [str(i) for i in items]
+    return " and ".join(words) if len(words) < 3 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _hosts(count: int) -> str:
+    return f"{count} host" if count == 1 else f"{count} hosts"
+
+
+_ENV.filters["and_list"] = _and_list
+_ENV.filters["hosts"] = _hosts
+
+
 def render_html(model: Mapping[str, Any]) -> str:
     """The self-contained HTML dashboard."""
     rings = _stacked_rows(model["by_ring"], lambda g: g["name"])
@@ -581,8 +649,18 @@ def render_html(model: Mapping[str, Any]) -> str:
     builds = _stacked_rows(model["builds"], lambda b: f"{b['release']} {b['build']}")
     for row in builds:
         row["suffix"] = ""
+    # The banner names the release gaps once per set of months: "lacks 2026-09 for A and B (12 hosts)".
+    gap_groups: dict[tuple[str, ...], dict[str, Any]] = {}
+    for gap in model["catalog"]["release_gaps"]:
+        group = gap_groups.setdefault(tuple(gap["months"]), {"months": gap["months"], "releases": [], "hosts": 0})
+        group["releases"].append(gap["release"])
+        group["hosts"] += gap["hosts"]
+    shown = (*model["laggards"], *model["unreachable"], *model["attention"])
+    stale_clause_cut = model["catalog"]["stale"] and any(_STALE_CLAUSE.search(h.get("reason") or "") for h in shown)
     template = _ENV.from_string(_TEMPLATE)
     return template.render(
+        gap_groups=list(gap_groups.values()),
+        stale_clause_cut=stale_clause_cut,
         m=model,
         states=STATES,
         colors=STATE_COLORS,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils import _report
-from ansible_collections.hygiene.winpatch.plugins.plugin_utils._compliance import assess
+from ansible_collections.hygiene.winpatch.plugins.plugin_utils._compliance import REFRESH_HINT, assess
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._history import (
     HistoryError,
     make_assessment,
@@ -154,7 +154,16 @@ def test_json_content(sample: Path, tmp_path: Path) -> None:
         "oldest_open_days": 21.0,
         "runs": 4,
     }
-    assert model["catalog"] == {"date": "2026-09-08", "stale": True, "dates_seen": ["2026-09-08"], "missing_months": []}
+    # The run was recorded as stale, but no host's result is: nothing to name as missing.
+    assert model["catalog"] == {
+        "date": "2026-09-08",
+        "stale": True,
+        "dates_seen": ["2026-09-08"],
+        "stale_hosts": 0,
+        "missing_months": [],
+        "after_date": {"months": [], "hosts": 0},
+        "release_gaps": [],
+    }
     # The stored policy has no as_of: the run's day stands in, and says so.
     assert model["policy"] == {
         "baseline": "latest",
@@ -307,9 +316,14 @@ def test_stale_catalog_is_said_once_and_rows_keep_their_own_reason(tmp_path: Pat
     assert missing and clause.startswith("the catalog is stale (data up to ")
 
     # Once, in the banner (with the months the catalog lacks), never in a row.
-    assert html.count("the catalog is stale (data up to") == 0
+    assert missing == ["2026-09", "2026-10", "2026-11"]
+    assert html.count("the catalog is stale (data up to 2026") == 0
     banner = " ".join(parser.by_id["stale-catalog"].split())
-    assert f"(it lacks {', '.join(missing)})" in banner
+    # 2026-10 and 2026-11 come after the catalog's date; 2026-09 is missing for Windows 11 24H2 only.
+    assert (
+        "older than the last Patch Tuesday: it lacks 2026-10 and 2026-11 for every release (3 hosts)."
+        " It also lacks 2026-09 for Windows 11 24H2 (3 hosts)."
+    ) in banner
     assert "report.csv and report.json keep them whole" in banner
     laggards = _table(html, "laggards-table")
     assert [r[0] for r in laggards] == ["ws-00", "ws-01", "ws-02"]
@@ -345,3 +359,103 @@ def test_one_run_does_not_claim_an_age_for_open_episodes(tmp_path: Path) -> None
     assert "1 still behind (first seen behind in this run: the history holds no earlier run to measure from)." in ttc
     assert "days)" not in ttc
     assert ttc.startswith("Time to compliance over the only run: no host has caught up yet;")
+
+
+# The last Patch Tuesday before this day is 2026-09-08, the bundled catalog's data date: the catalog is current as a
+# whole, but it lacks 2026-09 for Windows 11 24H2 and 25H2 (per-release staleness), and only for them.
+CURRENT_AS_OF = "2026-09-20"
+W11_25H2_ENT = {"CurrentBuild": "26200", "UBR": 6584, "EditionID": "Enterprise", "InstallationType": "Client"}
+W2022 = {"CurrentBuild": "20348", "UBR": 4171, "EditionID": "ServerStandard", "InstallationType": "Server"}
+
+
+def _mixed_history(path: Path, as_of: str, counts: dict[str, int]) -> dict[str, dict]:
+    """One run of hosts judged by the real assess() on ``as_of``: ``counts`` per kind, plus one unreachable host."""
+    kinds = {"w24": {**W11_ENT, "UBR": 6584}, "w25": W11_25H2_ENT, "srv": W2022}
+    hosts = {
+        f"{kind}-{i:02d}": {
+            **{f"winpatch_{k}": v for k, v in assess(kinds[kind], as_of=as_of).items()},
+            "winpatch_site": "hq",
+        }
+        for kind, n in counts.items()
+        for i in range(n)
+    }
+    hosts["down-01"] = {"winpatch_state": "unreachable", "winpatch_reason": "connection refused"}
+    with open_history(path) as history:
+        history.append(
+            [make_assessment(h, v) for h, v in hosts.items()],
+            started_at=f"{as_of}T08:00:00Z",
+            policy={"baseline": "latest", "as_of": as_of, "grace_days": 14},
+        )
+    return hosts
+
+
+def test_stale_banner_names_the_release_gaps_of_the_stale_hosts_only(tmp_path: Path) -> None:
+    hosts = _mixed_history(tmp_path / "h.sqlite", CURRENT_AS_OF, {"w24": 6, "w25": 6, "srv": 8})
+    # The facts the report starts from: per-release staleness on the 12 client hosts only.
+    assert {
+        (v["winpatch_catalog_stale"], tuple(v["winpatch_missing_months"])) for k, v in hosts.items() if k[0] == "w"
+    } == {(True, ("2026-09",))}
+    assert {
+        (v["winpatch_catalog_stale"], tuple(v["winpatch_missing_months"])) for k, v in hosts.items() if k[0] == "s"
+    } == {(False, ())}
+    write_report(tmp_path / "h.sqlite", tmp_path)
+    model = json.loads((tmp_path / "report.json").read_text())
+    assert model["catalog"] == {
+        "date": "2026-09-08",
+        "stale": True,
+        "dates_seen": ["2026-09-08"],
+        "stale_hosts": 12,
+        "missing_months": ["2026-09"],
+        "after_date": {"months": [], "hosts": 0},
+        "release_gaps": [
+            {"release": "Windows 11 24H2", "months": ["2026-09"], "hosts": 6},
+            {"release": "Windows 11 25H2", "months": ["2026-09"], "hosts": 6},
+        ],
+    }
+    parser = _Text()
+    parser.feed((tmp_path / "report.html").read_text())
+    banner = " ".join(parser.by_id["stale-catalog"].split())
+    assert banner == (
+        "Stale catalog. The catalog lacks 2026-09 for Windows 11 24H2 and Windows 11 25H2 (12 hosts)."
+        " Hosts judged against a month the catalog lacks have no expected build: refresh the catalog with"
+        " hygiene.winpatch.catalog_update and assess again."
+    )
+    # The rows keep their own "the catalog lacks ..." clause, and the banner claims nothing else.
+    laggards = _table((tmp_path / "report.html").read_text(), "laggards-table")
+    assert all(
+        r[8].endswith("the catalog lacks 2026-09 for " + r[3] + ": " + REFRESH_HINT + ".")
+        for r in laggards
+        if r[0][0] == "w"
+    )
+    assert len([r for r in laggards if r[0][0] == "w"]) == 12
+
+
+def test_stale_banner_says_the_catalog_is_old_and_what_each_release_lacks(tmp_path: Path) -> None:
+    # On 2026-12-01 the catalog misses 2026-10 and 2026-11 for every release, and 2026-09 for Windows 11 24H2/25H2.
+    _mixed_history(tmp_path / "h.sqlite", STALE_AS_OF, {"w24": 2, "w25": 1, "srv": 3})
+    write_report(tmp_path / "h.sqlite", tmp_path)
+    catalog = json.loads((tmp_path / "report.json").read_text())["catalog"]
+    assert catalog == {
+        "date": "2026-09-08",
+        "stale": True,
+        "dates_seen": ["2026-09-08"],
+        "stale_hosts": 6,
+        "missing_months": ["2026-09", "2026-10", "2026-11"],
+        "after_date": {"months": ["2026-10", "2026-11"], "hosts": 6},
+        "release_gaps": [
+            {"release": "Windows 11 24H2", "months": ["2026-09"], "hosts": 2},
+            {"release": "Windows 11 25H2", "months": ["2026-09"], "hosts": 1},
+        ],
+    }
+    parser = _Text()
+    parser.feed((tmp_path / "report.html").read_text())
+    banner = " ".join(parser.by_id["stale-catalog"].split())
+    assert banner == (
+        "Stale catalog. The baseline catalog is dated 2026-09-08, older than the last Patch Tuesday:"
+        " it lacks 2026-10 and 2026-11 for every release (6 hosts)."
+        " It also lacks 2026-09 for Windows 11 24H2 and Windows 11 25H2 (3 hosts)."
+        " Hosts judged against a month the catalog lacks have no expected build: refresh the catalog with"
+        " hygiene.winpatch.catalog_update and assess again."
+        ' The reasons below leave out the clause "the catalog is stale (data up to …)";'
+        " report.csv and report.json keep them whole."
+    )
