@@ -450,7 +450,7 @@ section{background:#fff;border-radius:6px;padding:12px 16px;margin:0 0 16px;box-
 h2{font-size:16px;margin:0 0 10px}
 .warn{background:#fff3e0;border-left:6px solid #e65100;padding:10px 14px;margin:0 0 16px;border-radius:4px}
 .kpis{display:flex;flex-wrap:wrap;gap:10px}
-.kpi{background:#fff;border-radius:6px;padding:10px 14px;min-width:110px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+.kpi{flex:1 1 auto;background:#fff;border-radius:6px;padding:10px 12px;min-width:96px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 .kpi b{display:block;font-size:24px}
 .kpi span{font-size:12px;color:#52606d}
 .kpi i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}
