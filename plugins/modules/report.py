@@ -17,8 +17,9 @@ description:
     the laggards sorted by months behind, the unreachable hosts with their reasons, the trend of the rate per run,
     the observed time to compliance, the policy of the run (baseline, as_of, grace days, months tolerated,
     hotpatch, ESU), and the baseline catalog's date with a warning when the catalog is stale. That warning is
-    given once; the reasons in the dashboard's tables then leave out the stale-catalog clause, which
-    C(report.csv) and C(report.json) keep.
+    given once and names, from the stale hosts' results only, the months after the catalog's date and, per
+    release, the months the catalog lacks for that release; the reasons in the dashboard's tables then leave out
+    the clause "the catalog is stale (data up to ...)", which C(report.csv) and C(report.json) keep.
   - A SQLite file that is not a hygiene.winpatch history, or a damaged one, fails the task with
     "Failed to open the history PATH" or "Failed to read the history PATH" and the cause; the file is not changed.
   - The dashboard needs nothing but a browser; it has no script and loads nothing, and every value that came from
