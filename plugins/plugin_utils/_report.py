@@ -302,7 +302,7 @@ def _catalog(run_catalog_date: str | None, run_stale: bool | None, rows: Sequenc
         "stale": bool(stale),
         "dates_seen": sorted(dates),
         "stale_hosts": len(stale_rows),
-        "missing_months": sorted(after.union(*(found for found, _ in gaps.values()))),
+        "missing_months": sorted(after.union(*(months for months, _members in gaps.values()))),
         "after_date": {"months": sorted(after), "hosts": after_hosts},
         "release_gaps": release_gaps,
     }
