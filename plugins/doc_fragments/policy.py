@@ -36,8 +36,11 @@ options:
     type: bool
     default: false
   as_of:
-    description: The date of the assessment, C(YYYY-MM-DD); defaults to today on the controller.
-    type: str
+    description:
+      - The date of the assessment, a date or a C(YYYY-MM-DD) string; defaults to today on the controller.
+      - Unquoted in YAML (C(as_of: 2026-09-20)) it is a date, quoted it is a string; both are accepted.
+      - It may not be in the future, nor before July 2015 (Windows 10).
+    type: raw
   catalog_path:
     description: The baseline catalog (JSON) on the controller to use instead of the one shipped in the collection.
     type: path

@@ -192,7 +192,9 @@ from typing import Any
 
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.inventory.helpers import get_group_vars
-from ansible.module_utils.common.text.converters import to_native
+from ansible.inventory.manager import IGNORED as IGNORED_SOURCES
+from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.display import Display
 from ansible.utils.vars import combine_vars
@@ -213,6 +215,8 @@ CACHE_VERSION = 2
 COUNT_MINIMUMS = {"workers": 1, "timeout": 1, "attempts": 1, "progress_every": 0}
 # Hosts of an earlier inventory source are swept when they connect over WS-Management (or set no connection).
 WINDOWS_CONNECTIONS = ("winrm", "ansible.builtin.winrm", "psrp", "ansible.builtin.psrp")
+# What a configuration file of this plugin is named like.
+CONFIG_SUFFIXES = ("winpatch.yml", "winpatch.yaml")
 
 
 def _fingerprint(hosts: list[tuple[str, dict[str, Any], bool]], policy: Policy, catalog: Any) -> str:
@@ -225,11 +229,53 @@ def _fingerprint(hosts: list[tuple[str, dict[str, Any], bool]], policy: Policy, 
     return hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
+def _is_config_name(name: str) -> bool:
+    """Whether a file name is one this plugin takes as its configuration (see ``verify_file``)."""
+    return name.endswith(CONFIG_SUFFIXES)
+
+
+def _plain(value: Any) -> Any:
+    """A scalar from the configuration without ansible-core 2.19's tags, so an error shows it as written."""
+    for kind in (bool, int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
+def _leads_back(source: str, config: str) -> str | None:
+    """Why reading ``source`` as an inventory would run this plugin again (None when it would not).
+
+    ``source`` is the configuration itself, another configuration of this plugin, or a directory that holds one:
+    Ansible reads a directory's entries as inventory sources (recursing, skipping what it always skips), so the
+    plugin would be run again there, and with this configuration, again without end.
+    """
+    real_config = os.path.realpath(config)
+    real_source = os.path.realpath(source)
+    if not os.path.isdir(real_source):
+        if real_source == real_config:
+            return "it is this configuration file"
+        if _is_config_name(os.path.basename(real_source)):
+            return "it is a configuration of this plugin"
+        return None
+    found = []
+    for folder, dirs, files in os.walk(source):
+        dirs[:] = sorted(d for d in dirs if not IGNORED_SOURCES.search(to_bytes(d)))
+        found += [
+            os.path.normpath(os.path.join(folder, name))
+            for name in sorted(files)
+            if _is_config_name(name) and not IGNORED_SOURCES.search(to_bytes(name))
+        ]
+    if not found:
+        return None
+    holding = config if real_config in map(os.path.realpath, found) else found[0]
+    return f"it is a directory holding {holding}, a configuration of this plugin"
+
+
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = "hygiene.winpatch.compliance"
 
     def verify_file(self, path: str) -> bool:
-        return super().verify_file(path) and path.endswith(("winpatch.yml", "winpatch.yaml"))
+        return super().verify_file(path) and _is_config_name(path)
 
     def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
@@ -285,6 +331,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 f"Failed to read {path}: unknown option{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; "
                 f"see ansible-doc -t inventory {self.NAME}"
             )
+        # Ansible converts inventory options to bool leniently (any other word is false, so esu: maybe would mean
+        # false); build_facts and the playbook refuse such values, and so does the configuration file.
+        for name, definition in self.option_definitions.items():
+            if config.get(name) is not None and (definition or {}).get("type") == "bool":
+                try:
+                    boolean(config[name], strict=True)
+                except TypeError:
+                    raise AnsibleParserError(
+                        f"Failed to read {path}: option {name} must be a boolean (true or false), "
+                        f"got {_plain(config[name])!r}"
+                    ) from None
         for name, minimum in COUNT_MINIMUMS.items():
             value = self.get_option(name)
             if value < minimum:
@@ -366,6 +423,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             source = os.path.join(os.path.dirname(os.path.abspath(path)), source)
         if not os.path.exists(source):
             raise AnsibleParserError(f"Failed to read {path}: hosts_file {source} does not exist")
+        loop = _leads_back(source, path)
+        if loop:
+            raise AnsibleParserError(
+                f"Failed to read {path}: hosts_file {os.path.normpath(source)} leads back to this plugin: {loop}; "
+                "point hosts_file at the inventory of the hosts to sweep"
+            )
         try:
             manager = InventoryManager(loader=self.loader, sources=[source], parse=True)
         except AnsibleError as e:

@@ -163,10 +163,10 @@ def _fail(option: str, value: Any, reason: str) -> PolicyError:
 def _as_of(value: Any, today: datetime.date) -> datetime.date:
     if value is None or value == "":
         return today
-    if isinstance(value, datetime.datetime):
-        day = value.date()
-    elif isinstance(value, datetime.date):
-        day = value
+    if isinstance(value, datetime.date):
+        # An unquoted YAML date (ansible-core 2.19 tags it, a date subclass): a plain date, named as written.
+        day = datetime.date(value.year, value.month, value.day)
+        value = value.isoformat()
     elif isinstance(value, str) and _DATE.fullmatch(value.strip()):
         try:
             day = datetime.date.fromisoformat(value.strip())

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import re
 import subprocess
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -420,6 +422,13 @@ def test_constructed_options(lab_fleet: Callable[..., Any], tmp_path: pathlib.Pa
         ({"bogus_option": 1}, "Failed to read {config}: unknown option 'bogus_option'; see ansible-doc -t inventory"),
         ({"grace_day": 3}, "Failed to read {config}: unknown option 'grace_day' (did you mean 'grace_days'?)"),
         ({"Workers": 3, "timeuot": 9}, "unknown options 'Workers' (did you mean 'workers'?), 'timeuot' (did you mean"),
+        # Ansible's own conversion of inventory options reads any other word as false: a bool option takes only
+        # boolean spellings, as build_facts and the playbook do.
+        ({"esu": "maybe"}, "Failed to read {config}: option esu must be a boolean (true or false), got 'maybe'"),
+        ({"esu": "2"}, "Failed to read {config}: option esu must be a boolean (true or false), got '2'"),
+        ({"strict": "sometimes"}, "Failed to read {config}: option strict must be a boolean (true or false), got"),
+        ({"as_of": "2026-09-31"}, "policy option as_of='2026-09-31': not a valid date"),
+        ({"as_of": [2026]}, "Failed to validate policy option as_of=[2026]: expected a date in YYYY-MM-DD form"),
     ],
 )
 def test_bad_options_fail_clearly(tmp_path: pathlib.Path, options: dict[str, Any], message: str) -> None:
@@ -436,6 +445,112 @@ def test_bad_options_fail_clearly(tmp_path: pathlib.Path, options: dict[str, Any
     )
     assert proc.returncode != 0
     assert message in " ".join(proc.stderr.split())
+
+
+def run_inventory(config: pathlib.Path, timeout: float = 60) -> tuple[subprocess.CompletedProcess[str], float]:
+    """``ansible-inventory --list`` of ``config`` with unparsed sources failing: the process and its seconds."""
+    start = time.monotonic()
+    proc = subprocess.run(
+        [ansible_bin("ansible-inventory"), "-i", str(config), "--list"],
+        capture_output=True,
+        text=True,
+        env={**ansible_env(), "ANSIBLE_INVENTORY_UNPARSED_FAILED": "true"},
+        timeout=timeout,
+        check=False,
+    )
+    return proc, time.monotonic() - start
+
+
+def test_unquoted_yaml_date_and_yaml_booleans(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:
+    # as_of: 2026-09-20 unquoted is a YAML date, esu: yes a YAML boolean, strict: "on" a boolean word.
+    lab = lab_fleet(tiny_fleet(a={"release": "windows_11_24h2"}))
+    config = tmp_path / "dated.winpatch.yml"
+    config.write_text(
+        "plugin: hygiene.winpatch.compliance\n"
+        f"hosts_file: {lab.inventory}\n"
+        "as_of: 2026-09-20\n"
+        "baseline: latest\n"
+        "esu: yes\n"
+        "strict: 'on'\n",
+        encoding="utf-8",
+    )
+    listing, _stderr = inventory_list(config)
+    got = hostvars(listing, "a")
+    assert got["winpatch_build"] == lab.hosts["a"].build, got["winpatch_reason"]
+    assert got["winpatch_baseline_month"] == "2026-09"
+    assert got["winpatch_assessed_policy"]["as_of"] == "2026-09-20"
+    assert got["winpatch_assessed_policy"]["esu"] is True
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "as_of: 2099-01-01",
+            "Failed to read the policy options of {config}: Failed to validate policy option as_of='2099-01-01': "
+            "the date is in the future (today is ",
+        ),
+        (
+            "as_of: 2014-12-31",
+            "Failed to validate policy option as_of='2014-12-31': the date is before Windows 10 (2015-07)",
+        ),
+        ("as_of: 20260920", "Failed to validate policy option as_of=20260920: expected a date in YYYY-MM-DD form"),
+        ("esu: maybe", "Failed to read {config}: option esu must be a boolean (true or false), got 'maybe'"),
+        ("esu: 2", "Failed to read {config}: option esu must be a boolean (true or false), got 2"),
+    ],
+)
+def test_bad_yaml_scalars_fail_clearly(tmp_path: pathlib.Path, line: str, message: str) -> None:
+    (tmp_path / "hosts.ini").write_text("h1 ansible_host=127.0.0.1\n", encoding="utf-8")
+    config = tmp_path / "sweep.winpatch.yml"
+    config.write_text(f"plugin: hygiene.winpatch.compliance\nhosts_file: hosts.ini\n{line}\n", encoding="utf-8")
+    proc, _seconds = run_inventory(config)
+    assert proc.returncode != 0
+    assert message.format(config=config) in " ".join(proc.stderr.split())
+
+
+@pytest.mark.parametrize(
+    ("hosts_file", "why"),
+    [
+        ("sweep.winpatch.yml", "it is this configuration file"),
+        (".", "it is a directory holding {config}, a configuration of this plugin"),
+        ("{tmp}", "it is a directory holding {config}, a configuration of this plugin"),
+        ("fleet", "it is a directory holding {tmp}/fleet/site/other.winpatch.yaml, a configuration of this plugin"),
+        ("fleet/site/other.winpatch.yaml", "it is a configuration of this plugin"),
+    ],
+)
+def test_hosts_file_leading_back_to_the_plugin_fails_at_once(tmp_path: pathlib.Path, hosts_file: str, why: str) -> None:
+    # Before the check these recursed until Python gave up (about 20 s, "maximum recursion depth exceeded").
+    (tmp_path / "hosts.ini").write_text("h1 ansible_host=127.0.0.1\n", encoding="utf-8")
+    site = tmp_path / "fleet" / "site"
+    site.mkdir(parents=True)
+    (site / "hosts.ini").write_text("h2 ansible_host=127.0.0.1\n", encoding="utf-8")
+    other = {"plugin": "hygiene.winpatch.compliance", "hosts_file": "hosts.ini", "as_of": AS_OF}
+    (site / "other.winpatch.yaml").write_text(json.dumps(other), encoding="utf-8")
+    config = write_config(tmp_path, pathlib.Path(hosts_file.format(tmp=tmp_path)))
+    source = os.path.normpath(tmp_path / hosts_file.format(tmp=tmp_path))
+    proc, seconds = run_inventory(config)
+    assert proc.returncode != 0
+    expected = (
+        f"Failed to read {config}: hosts_file {source} leads back to this plugin: "
+        f"{why.format(config=config, tmp=tmp_path)}; point hosts_file at the inventory of the hosts to sweep"
+    )
+    assert expected in " ".join(proc.stderr.split()), proc.stderr[-2000:]
+    assert "recursion" not in proc.stderr
+    assert seconds < 15
+
+
+def test_hosts_file_directory_without_plugin_configs_is_read(tmp_path: pathlib.Path) -> None:
+    # A directory of plain inventories (and group_vars/) is still a valid hosts_file; its hosts are swept.
+    inventories = tmp_path / "inventories"
+    (inventories / "group_vars").mkdir(parents=True)
+    (inventories / "hosts.ini").write_text("h1 ansible_host=127.0.0.1 ansible_port=9\n", encoding="utf-8")
+    (inventories / "group_vars" / "all.yml").write_text(
+        "ansible_winrm_transport: basic\nansible_user: winpatch\nansible_password: x\n", encoding="utf-8"
+    )
+    config = write_config(tmp_path, pathlib.Path("inventories"), timeout=5, attempts=1)
+    listing, _stderr = inventory_list(config)
+    assert set(listing["_meta"]["hostvars"]) == {"h1"}
+    assert hostvars(listing, "h1")["winpatch_reason"] == "connection refused by 127.0.0.1:9."
 
 
 def test_progress_lines_go_to_stderr(lab_fleet: Callable[..., Any], tmp_path: pathlib.Path) -> None:

@@ -89,6 +89,41 @@ def test_as_of_accepts_date_datetime_and_iso_string():
     assert make(as_of=datetime.datetime(2026, 1, 20, 23, 59)).as_of == datetime.date(2026, 1, 20)
 
 
+def test_as_of_date_subclass_becomes_a_plain_date():
+    # An unquoted YAML date reaches the policy as a date subclass (ansible-core 2.19 tags it).
+    class TaggedDate(datetime.date):
+        pass
+
+    policy = make(as_of=TaggedDate(2026, 9, 20))
+    assert type(policy.as_of) is datetime.date
+    assert policy.as_of == datetime.date(2026, 9, 20)
+    assert policy.as_dict()["as_of"] == "2026-09-20"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            datetime.date(2026, 12, 4),
+            "Failed to validate policy option as_of='2026-12-04': the date is in the future (today is 2026-12-03)",
+        ),
+        (
+            datetime.date(2015, 6, 30),
+            "Failed to validate policy option as_of='2015-06-30': the date is before Windows 10 (2015-07)",
+        ),
+        (
+            datetime.datetime(2026, 12, 4, 8, 0),
+            "Failed to validate policy option as_of='2026-12-04T08:00:00': the date is in the future (today is "
+            "2026-12-03)",
+        ),
+    ],
+)
+def test_bad_date_objects_are_named_as_written(value, message):
+    with pytest.raises(PolicyError) as info:
+        make(as_of=value)
+    assert str(info.value) == message
+
+
 def test_none_means_default():
     assert make(grace_days=None, baseline=None, esu=None).grace_days == 14
 
