@@ -38,7 +38,7 @@ options:
   as_of:
     description:
       - The date of the assessment, a date or a C(YYYY-MM-DD) string; defaults to today on the controller.
-      - Unquoted in YAML (C(as_of: 2026-09-20)) it is a date, quoted it is a string; both are accepted.
+      - 'Unquoted in YAML (C(as_of: 2026-09-20)) it is a date, quoted it is a string; both are accepted.'
       - It may not be in the future, nor before July 2015 (Windows 10).
     type: raw
   catalog_path:

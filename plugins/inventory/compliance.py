@@ -29,7 +29,8 @@ description:
   - A host that cannot be reached, refuses the credentials or answers something else than the script's result is
     put in C(winpatch_unreachable) or C(winpatch_error) with the reason in C(winpatch_reason); the sweep goes on.
   - The configuration file name must end in C(winpatch.yml) or C(winpatch.yaml). A key that is no option of this
-    plugin (a typo such as C(grace_day)) fails the source, naming the key and the file.
+    plugin (a typo such as C(grace_day)) fails the source, naming the key and the file; so does a boolean option
+    (O(esu), O(strict), O(cache), O(use_extra_vars)) set to a word that is no boolean, such as C(maybe).
   - When there is no host to sweep (no O(hosts), no O(hosts_file) and no WinRM/PSRP host in O(group) of the inventory
     loaded so far), a warning names the configuration file and the groups stay empty.
 extends_documentation_fragment:
@@ -56,6 +57,9 @@ options:
       - An inventory file (any format Ansible reads, for example INI or YAML) whose hosts are swept; it is parsed
         with Ansible's own inventory manager, so its groups and group variables apply. Its groups are not copied.
       - A relative path is relative to the directory of this configuration file.
+      - It may be a directory of inventory files, but it may not lead back to this plugin - be this configuration
+        file or another C(*.winpatch.yml)/C(*.winpatch.yaml) file, or a directory holding one (as C(.) next to this
+        file does) - which fails the source at once, naming the path.
     type: str
   group:
     description:
