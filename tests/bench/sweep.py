@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from tests.lab.octets import NoFreeOctet, claim_octet
+from tests.tools.ansible_env import ansible_env as base_ansible_env
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SITE_SIZE = 200  # hosts per /24 site (the lab allows 245)
@@ -60,18 +61,9 @@ def bench_fleet(hosts: int, transport: str) -> dict[str, Any]:
 
 
 def ansible_env() -> dict[str, str]:
-    collections = str(REPO / ".build" / "collections")
-    env = dict(os.environ)
-    env.update(
-        PYTHONPATH=os.pathsep.join([collections, str(REPO)]),
-        ANSIBLE_COLLECTIONS_PATH=collections,
-        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-        ANSIBLE_HOST_KEY_CHECKING="false",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_RETRY_FILES_ENABLED="false",
-        ANSIBLE_LOCALHOST_WARNING="false",
+    return base_ansible_env(
+        ANSIBLE_HOST_KEY_CHECKING="false", ANSIBLE_RETRY_FILES_ENABLED="false", ANSIBLE_LOCALHOST_WARNING="false"
     )
-    return env
 
 
 def measured(command: list[str], output: pathlib.Path, timeout: float) -> tuple[float, int, int]:

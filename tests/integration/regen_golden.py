@@ -12,7 +12,6 @@ temporary files. Everything else, every group and variable, is compared as is.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import re
 import subprocess
@@ -21,6 +20,7 @@ import tempfile
 from typing import Any
 
 from tests.lab.octets import claim_octet
+from tests.tools.ansible_env import ansible_env as base_ansible_env
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 GOLDEN = pathlib.Path(__file__).resolve().parent / "golden" / "small_inventory.json"
@@ -29,19 +29,10 @@ VOLATILE = {"winpatch_checked_at": "<checked_at>", "winpatch_last_boot": "<last_
 
 
 def ansible_env() -> dict[str, str]:
-    """The environment the ansible-* commands need to find this collection (as the Makefile sets it)."""
-    collections = str(REPO / ".build" / "collections")
-    env = dict(os.environ)
-    env.update(
-        PYTHONPATH=os.pathsep.join([collections, str(REPO)]),
-        ANSIBLE_COLLECTIONS_PATH=collections,
-        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-        ANSIBLE_HOST_KEY_CHECKING="false",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="true",
+    """The environment of the ansible-* commands these tests run."""
+    return base_ansible_env(
+        ANSIBLE_HOST_KEY_CHECKING="false", ANSIBLE_FORCE_COLOR="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="true"
     )
-    return env
 
 
 def ansible_bin(name: str) -> str:

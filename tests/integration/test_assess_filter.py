@@ -9,7 +9,6 @@ the Python core returns for the same rows.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.hygiene.winpatch.plugins.plugin_utils._compliance import assess
+from tests.tools.ansible_env import ansible_env
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK_BIN = Path(sys.executable).parent / "ansible-playbook"
@@ -56,13 +56,7 @@ EXPECTED_STATES = {
 def run_playbook(tmp_path: Path, playbook: str, *extra: str) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "play.yml"
     path.write_text(textwrap.dedent(playbook), encoding="utf-8")
-    collections = REPO / ".build" / "collections"
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(collections),
-        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-        PYTHONPATH=f"{collections}{os.pathsep}{REPO}",
-        ANSIBLE_NOCOLOR="1",
+    env = ansible_env(
         ANSIBLE_LOCALHOST_WARNING="false",
         ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
         ANSIBLE_RETRY_FILES_ENABLED="false",

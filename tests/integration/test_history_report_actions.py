@@ -9,7 +9,6 @@ nothing connects to a host, so no lab is needed here (the lab-backed runs belong
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.tools.ansible_env import ansible_env
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -100,13 +101,7 @@ def _run(tmp_path: Path, playbook: str | Path, inventory: dict, *extra: str) -> 
         path.write_text(textwrap.dedent(playbook), encoding="utf-8")
     else:
         path = playbook
-    collections = REPO / ".build" / "collections"
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(collections),
-        ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-        PYTHONPATH=f"{collections}:{REPO}",
-        ANSIBLE_NOCOLOR="1",
+    env = ansible_env(
         ANSIBLE_FORCE_COLOR="0",
         ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
         ANSIBLE_RETRY_FILES_ENABLED="false",

@@ -9,7 +9,6 @@ with ``new_host(...)`` so that faults set by one test never leak into another.
 from __future__ import annotations
 
 import itertools
-import os
 import pathlib
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import winrm
 from tests.lab.host import SimHost
 from tests.lab.wsman.server import LabServer
 from tests.lab.wsman.tls import TlsMaterial
+from tests.tools.ansible_env import ansible_env as base_ansible_env
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 PASSWORD = "Lab-Passw0rd!"
@@ -103,23 +103,14 @@ def log_entries(lab: LabServer, event: str, host: SimHost | None = None) -> list
 
 # --- ansible ---------------------------------------------------------------------------------------------------
 def ansible_env(tmp_path: pathlib.Path) -> dict[str, str]:
-    build = REPO / ".build" / "collections"
-    env = dict(os.environ)
-    env.update(
-        {
-            "PYTHONPATH": f"{build}:{REPO}",
-            "ANSIBLE_COLLECTIONS_PATH": str(build),
-            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
-            "ANSIBLE_HOST_KEY_CHECKING": "false",
-            "ANSIBLE_STDOUT_CALLBACK": "default",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
-            "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
-            "ANSIBLE_RETRY_FILES_ENABLED": "false",
-        }
+    return base_ansible_env(
+        ANSIBLE_HOST_KEY_CHECKING="false",
+        ANSIBLE_STDOUT_CALLBACK="default",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
+        ANSIBLE_HOME=str(tmp_path / "ansible-home"),
+        ANSIBLE_RETRY_FILES_ENABLED="false",
     )
-    return env
 
 
 def write_inventory(
